@@ -8,7 +8,7 @@ DATA   ?= $(if $(SHARED),$(SHARED)/data/ag_news,ag_news)
 PRESET ?= seed
 OUT    ?= runs/$(if $(SHARED),smollm2,gpt2)-$(PRESET)
 
-.PHONY: install run test export clean-nbs readme
+.PHONY: install run test export clean-nbs readme docs docs-check bench
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,3 +31,12 @@ readme: install
 
 clean-nbs: install
 	$(VENV)/bin/nbdev-clean
+
+docs: install
+	$(PY) tools/docs/build.py
+
+docs-check: docs
+	$(PY) tools/docs/check.py
+
+bench: install
+	$(PY) bench/run.py --out bench/results/cpu-2core.json

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, psutil, torch
 from fastcore.script import call_parse
 from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
 from .data import LABELS, load_news, select_preset, tokenize
 from .models import TrainConfig, load_tokenizer, load_classifier, make_trainer, evaluate, count_params, model_source
 from .head import pooled_features, head_logits, fit_head, head_module, freeze_backbone
 from .lora import add_lora, lora_param_counts
 
-# %% ../nbs/04_compare.ipynb #3526e2f2
+# %% ../nbs/04_compare.ipynb #9ea6dfff
 def bootstrap_ci(correct, n_boot=2000, level=0.95, seed=0) -> tuple:
     "Percentile bootstrap confidence interval of the mean of `correct` (0/1 per text)"
     c = np.asarray(correct, dtype=float)
@@ -30,7 +31,7 @@ def bootstrap_ci(correct, n_boot=2000, level=0.95, seed=0) -> tuple:
     a = (1 - level) / 2
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
-# %% ../nbs/04_compare.ipynb #21c403bf
+# %% ../nbs/04_compare.ipynb #9ffaafab
 class PeakMemory:
     "Context manager: `.gib` is the peak GPU allocation, or peak process RSS on CPU, during the block"
     def __init__(self, interval=0.01): self.interval, self.gib = interval, 0.
@@ -49,17 +50,18 @@ class PeakMemory:
             self._stop.set(); self._t.join()
             self.gib = max(self._peak, self._proc.memory_info().rss) / 2**30
 
-# %% ../nbs/04_compare.ipynb #9d97a4c7
-def score(preds, labels, loss, n_classes=len(LABELS)) -> dict:
+# %% ../nbs/04_compare.ipynb #0cd89a96
+def score(preds, labels, loss, n_classes=None) -> dict:
     "Accuracy, 95% bootstrap CI, loss and confusion matrix (rows: true class) for `preds`"
     preds, labels = np.asarray(preds), np.asarray(labels)
     lo, hi = bootstrap_ci(preds == labels)
-    cm = np.zeros((n_classes, n_classes), int)
+    n = n_classes or max(len(LABELS), preds.max() + 1, labels.max() + 1)
+    cm = np.zeros((n, n), int)
     np.add.at(cm, (labels, preds), 1)
     return dict(accuracy=float((preds == labels).mean()), ci_low=lo, ci_high=hi, eval_loss=float(loss),
                 confusion=cm.tolist(), preds=preds.tolist())
 
-# %% ../nbs/04_compare.ipynb #048212d1
+# %% ../nbs/04_compare.ipynb #b0364b4c
 def dir_mb(path) -> float:
     "Size on disk of the files under `path`, in MB"
     p = Path(path)
@@ -81,7 +83,7 @@ def save_model(model, tok, path, base, names=LABELS, **meta) -> Path:
     else: tmp.rename(path)
     return path
 
-# %% ../nbs/04_compare.ipynb #4e25a2f9
+# %% ../nbs/04_compare.ipynb #1b666f0f
 METHODS = ('baseline', 'head', 'lora', 'full')
 
 def _record(method, model_src, data_src, preset, n_train, n_test, params, **kw):
@@ -90,6 +92,26 @@ def _record(method, model_src, data_src, preset, n_train, n_test, params, **kw):
 
 def _trainer_history(trainer):
     return [dict(epoch=h['epoch'], step=h['step'], train_loss=h['loss']) for h in trainer.state.log_history if 'loss' in h]
+
+def _head_score(model, feats, labels):
+    "`score` of `model`'s head on cached test features"
+    lg = head_logits(model, feats)
+    return score(lg.argmax(-1).numpy(), labels, torch.nn.functional.cross_entropy(lg, torch.tensor(labels)).item())
+
+def _fit_and_score(model, tok, ds, cfg, ckpt_dir, labels, save_steps=0):
+    "Train `model` with the `Trainer` (resuming from a checkpoint in `ckpt_dir` if any), then evaluate it"
+    tr = make_trainer(model, tok, ds, cfg, out=ckpt_dir, save_steps=save_steps)
+    last = get_last_checkpoint(ckpt_dir) if Path(ckpt_dir).is_dir() else None
+    if last: print(f'resuming from {last}')
+    with PeakMemory() as mem:
+        t0 = time.perf_counter(); tr.train(resume_from_checkpoint=last); t_train = time.perf_counter() - t0
+    ev = evaluate(tr, ds['test'])
+    assert ev['labels'] == labels
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    start = int(Path(last).name.split('-')[-1]) if last else 0
+    done = cfg.epochs * len(ds['train']) * (1 - start / max(tr.state.global_step, 1))   # samples trained by this call
+    return dict(**score(ev['preds'], labels, ev['loss']), train_s=t_train, train_samples_per_s=done / t_train, resumed_from=last,
+                eval_s=ev['eval_s'], eval_samples_per_s=ev['samples_per_s'], peak_mem_gib=mem.gib, history=_trainer_history(tr))
 
 def _settings(model_src, data_src, preset, cfg, head_batch_size, full_lr, lora_kw, max_length):
     return dict(model=str(model_src), data=str(data_src), preset=preset, cfg=asdict(cfg), head_batch_size=head_batch_size,
@@ -105,9 +127,9 @@ def _write(out, rec):
     d = Path(out)/'records'; d.mkdir(parents=True, exist_ok=True)
     tmp = d/f"{rec['method']}.json.tmp"; tmp.write_text(json.dumps(rec)); tmp.replace(d/f"{rec['method']}.json")
 
-# %% ../nbs/04_compare.ipynb #1b666f0f
+# %% ../nbs/04_compare.ipynb #8323cca7
 def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', 'head', 'lora'), out='runs/compare',
-            cfg=None, head_batch_size=1, full_lr=5e-5, lora_kw=None, max_length=None, names=LABELS, save=True) -> pd.DataFrame:
+            cfg=None, head_batch_size=1, full_lr=5e-5, lora_kw=None, max_length=None, names=LABELS, save=True, save_steps=0) -> pd.DataFrame:
     "Run `methods` on the same data and model; write results, plots and adapters to `out`; return the table"
     cfg, lora_kw, out = cfg or TrainConfig(), lora_kw or {}, Path(out)
     bad = set(methods) - set(METHODS)
@@ -131,10 +153,8 @@ def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', '
                 t0 = time.perf_counter(); f_test = pooled_features(model, tok, ds['test'], cfg.eval_batch_size, 'test features')
                 t_eval = time.perf_counter() - t0
             if 'baseline' in todo:
-                lg = head_logits(model, f_test)
-                loss = torch.nn.functional.cross_entropy(lg, torch.tensor(labels)).item()
                 params = count_params(freeze_backbone(model)); params['trainable'], params['trainable_pct'] = 0, 0.
-                recs['baseline'] = _record('baseline', params=params, **common, **score(lg.argmax(-1).numpy(), labels, loss),
+                recs['baseline'] = _record('baseline', params=params, **common, **_head_score(model, f_test, labels),
                     train_s=0., train_samples_per_s=None, eval_s=t_eval, eval_samples_per_s=n_test / t_eval,
                     peak_mem_gib=mem.gib, adapter_mb=0., history=[], settings=settings)
                 _write(out, recs['baseline'])
@@ -144,49 +164,37 @@ def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', '
                     f_train = pooled_features(model, tok, ds['train'], cfg.eval_batch_size, 'train features')
                     hist = fit_head(freeze_backbone(model), f_train, ds['train']['label'], replace(cfg, batch_size=head_batch_size), eval=(f_test, labels))
                     t_train = time.perf_counter() - t0
-                lg = head_logits(model, f_test)
-                loss = torch.nn.functional.cross_entropy(lg, torch.tensor(labels)).item()
                 size = 0.
                 if save:
                     from safetensors.torch import save_file
                     (out/'head').mkdir(exist_ok=True)
                     save_file({k: v.contiguous() for k, v in head_module(model).state_dict().items()}, out/'head'/'head.safetensors')
                     size = dir_mb(out/'head'/'head.safetensors')
-                recs['head'] = _record('head', params=count_params(model), **common, **score(lg.argmax(-1).numpy(), labels, loss),
+                recs['head'] = _record('head', params=count_params(model), **common, **_head_score(model, f_test, labels),
                     train_s=t_train, train_samples_per_s=cfg.epochs * n_train / t_train, eval_s=t_eval, eval_samples_per_s=n_test / t_eval,
-                    peak_mem_gib=max(mem.gib, 0), adapter_mb=size, history=hist, settings=settings)
+                    peak_mem_gib=mem.gib, adapter_mb=size, history=hist, settings=settings)
                 _write(out, recs['head'])
             head_module(model).load_state_dict(head_init)
         if 'lora' in todo:
             for p in model.parameters(): p.requires_grad_(True)
             pm = add_lora(model, **lora_kw)
             counts = lora_param_counts(pm)
-            tr = make_trainer(pm, tok, ds, cfg, out=out/'checkpoints')
-            with PeakMemory() as mem:
-                t0 = time.perf_counter(); tr.train(); t_train = time.perf_counter() - t0
-            ev = evaluate(tr, ds['test']); assert ev['labels'] == labels
+            fit = _fit_and_score(pm, tok, ds, cfg, out/'checkpoints'/'lora', labels, save_steps)
             size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save else 0.
-            recs['lora'] = _record('lora', params=counts, **common, **score(ev['preds'], labels, ev['loss']), lora=counts['lora'],
-                train_s=t_train, train_samples_per_s=cfg.epochs * n_train / t_train, eval_s=ev['eval_s'], eval_samples_per_s=ev['samples_per_s'],
-                peak_mem_gib=mem.gib, adapter_mb=size, history=_trainer_history(tr), settings=settings)
+            recs['lora'] = _record('lora', params=counts, **common, **fit, lora=counts['lora'], adapter_mb=size, settings=settings)
             _write(out, recs['lora'])
-            del pm, tr, model
+            del pm, model
         if 'full' in todo:
             set_seed(cfg.seed)
             model = load_classifier(model_src, names, tok=tok)
             head_module(model).load_state_dict(head_init)
-            tr = make_trainer(model, tok, ds, replace(cfg, lr=full_lr), out=out/'checkpoints')
-            with PeakMemory() as mem:
-                t0 = time.perf_counter(); tr.train(); t_train = time.perf_counter() - t0
-            ev = evaluate(tr, ds['test']); assert ev['labels'] == labels
+            fit = _fit_and_score(model, tok, ds, replace(cfg, lr=full_lr), out/'checkpoints'/'full', labels, save_steps)
             weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
-            recs['full'] = _record('full', params=count_params(model), **common, **score(ev['preds'], labels, ev['loss']),
-                train_s=t_train, train_samples_per_s=cfg.epochs * n_train / t_train, eval_s=ev['eval_s'], eval_samples_per_s=ev['samples_per_s'],
-                peak_mem_gib=mem.gib, adapter_mb=weights_mb, history=_trainer_history(tr), settings=settings)
+            recs['full'] = _record('full', params=count_params(model), **common, **fit, adapter_mb=weights_mb, settings=settings)
             _write(out, recs['full'])
     return write_report([recs[m] for m in methods], out)
 
-# %% ../nbs/04_compare.ipynb #556fdc70
+# %% ../nbs/04_compare.ipynb #753ba03c
 COLUMNS = ['model', 'preset', 'n_train', 'n_test', 'accuracy', 'ci_low', 'ci_high', 'eval_loss', 'trainable', 'total', 'trainable_pct',
            'train_s', 'train_samples_per_s', 'eval_samples_per_s', 'peak_mem_gib', 'adapter_mb']
 
@@ -219,7 +227,7 @@ def to_markdown(df) -> str:
                     f"{f(r.train_s, '.0f')} s | {f(r.train_samples_per_s, '.1f')} | {f(r.eval_samples_per_s, '.1f')} | {r.peak_mem_gib:.2f} | {r.adapter_mb:.2f} |")
     return '\n'.join(rows)
 
-# %% ../nbs/04_compare.ipynb #753ba03c
+# %% ../nbs/04_compare.ipynb #00340280
 def plot_accuracy(df, path=None):
     "Accuracy per method with 95% CIs and the chance line"
     import matplotlib.pyplot as plt
@@ -277,7 +285,7 @@ def write_report(recs, out) -> pd.DataFrame:
         plt.close(fn(out/f'{nm}.png'))
     return df
 
-# %% ../nbs/04_compare.ipynb #dc04959c
+# %% ../nbs/04_compare.ipynb #b8852598
 @call_parse
 def compare_cli(
     model:str='gpt2', # hub id, model folder or .gguf file
@@ -294,11 +302,12 @@ def compare_cli(
     alpha:int=32, # LoRA alpha
     dropout:float=0.1, # LoRA dropout
     seed:int=42, # random seed
+    save_steps:int=0, # checkpoint every N training steps, so an interrupted run resumes (0: no checkpoints)
 ):
     "Compare baseline, head-only, LoRA (and full) fine-tuning; write a report to `out`"
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out)/'command.txt').write_text('lightweight-ft compare ' + ' '.join(map(shlex.quote, sys.argv[2:])) + '\n')
-    df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout))
+    df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout), save_steps=save_steps)
     print((Path(out)/'results.md').read_text())
     return df

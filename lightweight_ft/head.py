@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 from .models import TrainConfig, count_params
 
-# %% ../nbs/02_head.ipynb #5e898c71
+# %% ../nbs/02_head.ipynb #0121023f
 HEAD_NAMES = ('score', 'classifier')
 
 def head_module(model) -> nn.Module:
@@ -31,7 +31,7 @@ def freeze_backbone(model):
     for p in head_module(model).parameters(): p.requires_grad_(True)
     return model
 
-# %% ../nbs/02_head.ipynb #41fa04b6
+# %% ../nbs/02_head.ipynb #04d6182c
 def _last_token(hidden, input_ids, pad_id):
     "Hidden state of the last non-pad token of each row (transformers' rule for decoder classifiers)"
     if pad_id is None: return hidden[:, -1]
@@ -60,7 +60,7 @@ def pooled_features(model, tok, ds, batch_size=64, desc='features') -> torch.Ten
     finally: hook.remove()
     return torch.cat(feats)[np.argsort(order)]
 
-# %% ../nbs/02_head.ipynb #3a53c6f2
+# %% ../nbs/02_head.ipynb #8206a3f7
 @torch.no_grad()
 def head_logits(model, feats, batch_size=4096) -> torch.Tensor:
     "Logits of `model`'s head on cached `feats`"
@@ -68,7 +68,7 @@ def head_logits(model, feats, batch_size=4096) -> torch.Tensor:
     w = next(head.parameters())
     return torch.cat([head(f.to(w.device, w.dtype)).float().cpu() for f in feats.split(batch_size)])
 
-# %% ../nbs/02_head.ipynb #cad97d07
+# %% ../nbs/02_head.ipynb #f472ddf5
 def fit_head(model, feats, labels, cfg=None, eval=None) -> list:
     "Train `model`'s head in place on cached `feats`; returns per-epoch history"
     cfg = cfg or TrainConfig()

@@ -14,28 +14,37 @@ import torch
 from typing import Annotated
 from fastcore.script import call_parse, anno_parser
 from peft import AutoPeftModelForSequenceClassification, PeftModel
+from safetensors import safe_open
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps
 from .models import load_classifier, load_tokenizer, model_source, _need_gguf
 from .compare import compare_cli, save_model
 
-# %% ../nbs/05_inference.ipynb #405f6d39
+# %% ../nbs/05_inference.ipynb #efe06128
 def _adapter_meta(path) -> dict:
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"{path} is not a folder. Pass the folder written by `save_model` or `lightweight-ft compare` (e.g. runs/x/lora).")
     for f in ('adapter_config.json', 'adapter_model.safetensors'):
         if not (path/f).is_file(): raise FileNotFoundError(f"{path} has no {f}: it is not a saved adapter. Pass the folder written by `save_model`.")
+    try:
+        with safe_open(path/'adapter_model.safetensors', 'pt') as f: f.keys()
+    except Exception as e:
+        raise ValueError(f"{path/'adapter_model.safetensors'} is corrupted or truncated ({e}). Save or train the adapter again.") from None
     meta = path/'lightweight_ft.json'
     return json.loads(meta.read_text()) if meta.exists() else dict(labels=LABELS, base=None, gguf_file=None)
 
-def load_adapter(path, base=None, dtype=torch.float32) -> tuple:
+def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple:
     "`(model, tokenizer)` from a saved adapter folder, on its recorded base model or on `base`"
     meta = _adapter_meta(path)
+    if num_labels is not None and num_labels != len(meta['labels']):
+        raise ValueError(f"The adapter in {path} was trained for {len(meta['labels'])} classes {meta['labels']}, not {num_labels}. "
+                         "Train a new adapter for your classes, or drop `num_labels`.")
     id2label, label2id = label_maps(meta['labels'])
     tok = AutoTokenizer.from_pretrained(path)
     kw = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, dtype=dtype)
     if base is None:
         if meta.get('gguf_file'): _need_gguf(); kw['gguf_file'] = meta['gguf_file']
+        else: kw['use_safetensors'] = True
         model = AutoPeftModelForSequenceClassification.from_pretrained(path, **kw)
     else:
         try: model = PeftModel.from_pretrained(load_classifier(base, meta['labels'], dtype, tok=tok), path)
@@ -45,7 +54,7 @@ def load_adapter(path, base=None, dtype=torch.float32) -> tuple:
     model.config.pad_token_id = tok.pad_token_id
     return model.eval(), tok
 
-# %% ../nbs/05_inference.ipynb #b75f4618
+# %% ../nbs/05_inference.ipynb #5a57d88f
 @torch.no_grad()
 def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     "Class, probability and per-class probabilities for each of `texts` (a string or a list)"
@@ -66,12 +75,12 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
             res.append(dict(text=t, label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=n > max_length))
     return res
 
-# %% ../nbs/05_inference.ipynb #15dad540
+# %% ../nbs/05_inference.ipynb #e9338fa7
 def merge(model):
     "A plain `transformers` model with the LoRA updates folded into the weights"
     return model.merge_and_unload()
 
-# %% ../nbs/05_inference.ipynb #e9338fa7
+# %% ../nbs/05_inference.ipynb #85ed1500
 @call_parse
 def predict_cli(
     texts:Annotated[str, 'text(s) to classify', {'nargs': '+', 'opt': False}],

@@ -12,7 +12,7 @@ from peft import LoraConfig, TaskType, get_peft_model
 from .models import count_params
 from .head import head_module
 
-# %% ../nbs/03_lora.ipynb #6f566614
+# %% ../nbs/03_lora.ipynb #270238fc
 LORA_TARGETS = dict(
     gpt2=['c_attn', 'c_proj'],
     llama=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'],
@@ -37,7 +37,7 @@ def add_lora(model, **kw):
     "Wrap `model` with LoRA adapters (see `lora_config`); the head stays trainable"
     return get_peft_model(model, lora_config(model, **kw))
 
-# %% ../nbs/03_lora.ipynb #c1334d85
+# %% ../nbs/03_lora.ipynb #f865e62a
 def lora_param_counts(model) -> dict:
     "Trainable parameters of a LoRA model, split into `lora` and `head`"
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -18,7 +18,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           GPT2Config, GPT2ForSequenceClassification, Trainer, TrainingArguments)
 from .data import LABELS, label_maps, shared_dir
 
-# %% ../nbs/01_baseline.ipynb #22e4e82d
+# %% ../nbs/01_baseline.ipynb #6a9f0ea1
 def model_source(src) -> tuple:
     "`(folder_or_hub_id, gguf_file_or_None)` for a hub id, a model folder, or a `.gguf` file"
     p = Path(src)
@@ -34,10 +34,11 @@ def model_source(src) -> tuple:
         raise FileNotFoundError(f"{src} is neither a model folder nor a .gguf file. Pass a folder, a .gguf file, or a hub id such as 'gpt2'.")
     return str(src), None
 
-# %% ../nbs/01_baseline.ipynb #80da8cd4
+# %% ../nbs/01_baseline.ipynb #1c32e999
 def _hub_error(src, e):
-    return OSError(f"Could not load {src!r}: {type(e).__name__}: {str(e)[:300]}. If the Hugging Face hub is unreachable, "
-                   "pass a local model folder or .gguf file instead of a hub id.")
+    detail = ' '.join(str(e).split())[:300]
+    return OSError(f"Could not load {src!r}: if the Hugging Face hub is unreachable, pass a local model folder or .gguf file "
+                   f"instead of a hub id. ({type(e).__name__}: {detail})")
 
 def load_tokenizer(src):
     "The tokenizer for `src` (hub id, folder or GGUF), with a pad token and right padding"
@@ -48,7 +49,7 @@ def load_tokenizer(src):
     tok.padding_side = 'right'
     return tok
 
-# %% ../nbs/01_baseline.ipynb #1c32e999
+# %% ../nbs/01_baseline.ipynb #3243d187
 def _need_gguf():
     try: import gguf
     except ImportError: raise ImportError("Loading a .gguf checkpoint needs the `gguf` package: pip install gguf") from None
@@ -64,14 +65,15 @@ def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None):
     if gguf_file: _need_gguf()
     tok = tok or load_tokenizer(src)
     id2label, label2id = label_maps(names)
-    kw = dict(gguf_file=gguf_file) if gguf_file else {}
-    try: model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=len(names), id2label=id2label, label2id=label2id, dtype=dtype, **kw)
+    kw = dict(gguf_file=gguf_file) if gguf_file else dict(use_safetensors=True)   # never unpickle a weights file
+    try: model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=len(names), id2label=id2label, label2id=label2id,
+                                                                    dtype=dtype, trust_remote_code=False, **kw)
     except OSError as e: raise _hub_error(src, e) from e
     if gguf_file: _drop_gguf_marker(model)
     model.config.pad_token_id = tok.pad_token_id
     return model
 
-# %% ../nbs/01_baseline.ipynb #0d4de77b
+# %% ../nbs/01_baseline.ipynb #9b3f9c4f
 def gpt2_tokenizer_source() -> str:
     "The local GPT-2 tokenizer folder if there is one, else the hub id"
     sd = shared_dir()
@@ -88,7 +90,7 @@ def tiny_gpt2(path, names=LABELS, n_layer=2, n_embd=64, n_head=2, seed=0, **kw) 
     tok.save_pretrained(path)
     return str(path)
 
-# %% ../nbs/01_baseline.ipynb #a17c0a79
+# %% ../nbs/01_baseline.ipynb #5e6ae556
 @dataclass
 class TrainConfig:
     "Hyper-parameters for one fine-tuning run (defaults: the reference's, with batches)"
@@ -111,14 +113,14 @@ def accuracy(eval_pred) -> dict:
     logits, labels = eval_pred
     return dict(accuracy=float((np.argmax(logits, -1) == labels).mean()))
 
-# %% ../nbs/01_baseline.ipynb #a2b236f5
+# %% ../nbs/01_baseline.ipynb #269c2ecd
 class OrderedEvalTrainer(Trainer):
     "A `Trainer` whose evaluation and prediction keep the dataset's order"
     def _get_eval_sampler(self, eval_dataset):
         return None if eval_dataset is None else SequentialSampler(eval_dataset)
 
-# %% ../nbs/01_baseline.ipynb #dc2e4c1e
-def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save=False, **kw) -> Trainer:
+# %% ../nbs/01_baseline.ipynb #9b1c980c
+def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -> Trainer:
     "A `Trainer` for `model` on tokenised `ds` (`train`/`test`), padding each batch to its longest text"
     cfg = cfg or TrainConfig()
     args = TrainingArguments(
@@ -126,12 +128,12 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save=False, **kw) -> 
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
         warmup_steps=cfg.warmup_ratio, seed=cfg.seed, logging_steps=cfg.logging_steps,
         train_sampling_strategy='group_by_length' if cfg.group_by_length else 'random',
-        eval_strategy='no', save_strategy='epoch' if save else 'no', report_to='none',
+        eval_strategy='no', save_strategy='steps' if save_steps else 'no', save_steps=save_steps or 500, save_total_limit=2, report_to='none',
         bf16=use_bf16(), dataloader_num_workers=0, disable_tqdm=False, **kw)
     return OrderedEvalTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'),
                               data_collator=DataCollatorWithPadding(tok), processing_class=tok, compute_metrics=accuracy)
 
-# %% ../nbs/01_baseline.ipynb #4cd27529
+# %% ../nbs/01_baseline.ipynb #b83a24e8
 def evaluate(trainer, ds) -> dict:
     "Accuracy, loss, samples/s and per-text predictions of `trainer.model` on tokenised `ds`"
     order = np.argsort(ds['length'], kind='stable') if 'length' in ds.column_names else np.arange(len(ds))
@@ -142,7 +144,7 @@ def evaluate(trainer, ds) -> dict:
     return dict(accuracy=m['test_accuracy'], loss=m['test_loss'], samples_per_s=m['test_samples_per_second'],
                 eval_s=m['test_runtime'], preds=probs.argmax(-1).tolist(), labels=out.label_ids[back].tolist(), probs=probs.tolist())
 
-# %% ../nbs/01_baseline.ipynb #1390f73d
+# %% ../nbs/01_baseline.ipynb #5b5291ca
 def count_params(model) -> dict:
     "Trainable and total parameter counts of `model`, with the trainable share in %"
     total = sum(p.numel() for p in model.parameters())

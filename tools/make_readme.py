@@ -10,7 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def directives(src):
     return {m.group(1): m.group(2).strip() for m in re.finditer(r'^#\|\s*([\w-]+):?\s*(.*)$', src, re.M)}
 
-def fix_links(md): return re.sub(r'\]\(\.\./', '](', md)
+def fix_links(md):
+    "Links relative to nbs/ made relative to the repo root"
+    md = re.sub(r'\]\(\.\./', '](', md)
+    return re.sub(r'\]\((\d\d_\w+\.ipynb|index\.ipynb)\)', r'](nbs/\1)', md)
 
 def render(nb_path):
     nb, parts = json.loads(Path(nb_path).read_text()), []
@@ -23,7 +26,9 @@ def render(nb_path):
         if d.get('echo') != 'false' and code: parts.append(f'```python\n{code}\n```')
         for o in c.get('outputs', []):
             data = o.get('data', {})
-            if 'text/markdown' in data: parts.append(fix_links(''.join(data['text/markdown'])))
+            img = re.search(r"Image\(filename='\.\./([^']+)'\)", src)
+            if 'image/png' in data and img: parts.append(f'![]({img.group(1)})')
+            elif 'text/markdown' in data: parts.append(fix_links(''.join(data['text/markdown'])))
             elif o.get('output_type') == 'stream' or 'text/plain' in data:
                 txt = ''.join(o.get('text', data.get('text/plain', ''))).rstrip()
                 if txt: parts.append(f'```text\n{txt}\n```')
