@@ -100,8 +100,12 @@ def run(args):
     # (b) the defaults: dynamic padding, length-grouped batches
     m = add_lora(gpt2_small(tok))
     add('lora', 'train', bs, 'dynamic', prec, time_train(m, make_batches(ds['train'], bs, None, S['train'] + 1)))
-    add('lora', 'eval', ebs, 'dynamic', prec, time_eval(m, make_batches(ds['test'], ebs, None, S['eval'] + 1)))
+    eval_batches = make_batches(ds['test'], ebs, None, S['eval'] + 1)
+    add('lora', 'eval', ebs, 'dynamic', prec, time_eval(m, eval_batches))
+    # merged inference: after merge_and_unload the model is a plain GPT-2, so it should cost what the base model costs
+    add('merged', 'eval', ebs, 'dynamic', prec, time_eval(m.merge_and_unload(), eval_batches))
     del m
+    add('base', 'eval', ebs, 'dynamic', prec, time_eval(gpt2_small(tok), eval_batches))
     m = gpt2_small(tok)
     add('full', 'train', bs, 'dynamic', prec, time_train(m, make_batches(ds['train'], bs, None, S['train'] + 1)))
     del m
@@ -128,7 +132,9 @@ def run(args):
     ref_t, ref_e = get(padding='pad1024', phase='train'), get(padding='pad1024', phase='eval')
     lt, le, ft = get(method='lora', phase='train', batch_size=bs, padding='dynamic'), get(method='lora', phase='eval', padding='dynamic'), get(method='full', phase='train')
     ratios = dict(lora_train_vs_reference=lt['samples_per_s'] / ref_t['samples_per_s'], eval_vs_reference=le['samples_per_s'] / ref_e['samples_per_s'],
-                  lora_vs_full_train_speed=lt['samples_per_s'] / ft['samples_per_s'], lora_vs_full_peak_mem_bs8=lt['peak_mem_gib'] / ft['peak_mem_gib'])
+                  lora_vs_full_train_speed=lt['samples_per_s'] / ft['samples_per_s'], lora_vs_full_peak_mem_bs8=lt['peak_mem_gib'] / ft['peak_mem_gib'],
+                  merged_vs_base_eval_speed=get(method='merged')['samples_per_s'] / get(method='base')['samples_per_s'],
+                  lora_unmerged_vs_base_eval_speed=le['samples_per_s'] / get(method='base')['samples_per_s'])
     lengths = np.array(ds['train']['length'])
     settings = dict(model='GPT2Config() (GPT-2 small shape, random weights)', tokenizer=gpt2_tokenizer_source(), data='AG News seed preset',
                     train_batch_size=bs, eval_batch_size=ebs, mean_tokens=float(lengths.mean()), optimizer='AdamW',
