@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/compare.html.md"""
 
 # %% auto #0
 __all__ = ['METHODS', 'COLUMNS', 'bootstrap_ci', 'PeakMemory', 'score', 'dir_mb', 'save_model', 'last_complete_checkpoint',
-           'compare', 'environment', 'results_table', 'run_dir_results', 'to_markdown', 'plot_accuracy', 'plot_curves',
-           'plot_confusions', 'write_report', 'compare_cli']
+           'is_main', 'compare', 'environment', 'results_table', 'run_dir_results', 'to_markdown', 'plot_accuracy',
+           'plot_curves', 'plot_confusions', 'write_report', 'compare_cli']
 
 # %% ../nbs/04_compare.ipynb #68ea989a
 import json, os, platform, shlex, shutil, sys, threading, time
@@ -113,7 +113,7 @@ def _fit_and_score(model, tok, ds, cfg, ckpt_dir, labels, save_steps=0):
         t0 = time.perf_counter(); tr.train(resume_from_checkpoint=last); t_train = time.perf_counter() - t0
     ev = evaluate(tr, ds['test'])
     assert ev['labels'] == labels
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    if is_main(): shutil.rmtree(ckpt_dir, ignore_errors=True)
     start = int(Path(last).name.split('-')[-1]) if last else 0
     done = cfg.epochs * len(ds['train']) * (1 - start / max(tr.state.global_step, 1))   # samples trained by this call
     return dict(**score(ev['preds'], labels, ev['loss']), train_s=t_train, train_samples_per_s=done / t_train, resumed_from=last,
@@ -129,7 +129,12 @@ def _cached(out, method, settings):
     r = json.loads(f.read_text())
     return r if r.get('settings') == settings else None
 
+def is_main() -> bool:
+    "True in the process that writes files: the only one, or rank 0 under `torchrun`"
+    return int(os.environ.get('RANK', 0)) == 0
+
 def _write(out, rec):
+    if not is_main(): return
     d = Path(out)/'records'; d.mkdir(parents=True, exist_ok=True)
     tmp = d/f"{rec['method']}.json.tmp"; tmp.write_text(json.dumps(rec)); tmp.replace(d/f"{rec['method']}.json")
 
@@ -171,7 +176,7 @@ def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', '
                     hist = fit_head(freeze_backbone(model), f_train, ds['train']['label'], replace(cfg, batch_size=head_batch_size), eval=(f_test, labels))
                     t_train = time.perf_counter() - t0
                 size = 0.
-                if save:
+                if save and is_main():
                     from safetensors.torch import save_file
                     (out/'head').mkdir(exist_ok=True)
                     save_file({k: v.contiguous() for k, v in head_module(model).state_dict().items()}, out/'head'/'head.safetensors')
@@ -186,7 +191,7 @@ def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', '
             pm = add_lora(model, **lora_kw)
             counts = lora_param_counts(pm)
             fit = _fit_and_score(pm, tok, ds, cfg, out/'checkpoints'/'lora', labels, save_steps)
-            size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save else 0.
+            size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save and is_main() else 0.
             recs['lora'] = _record('lora', params=counts, **common, **fit, lora=counts['lora'], adapter_mb=size, settings=settings)
             _write(out, recs['lora'])
             del pm, model
@@ -281,6 +286,7 @@ def plot_confusions(recs, path=None, names=LABELS):
 def write_report(recs, out) -> pd.DataFrame:
     "Write `results.json`, `results.md` and plots for `recs` to `out`; return the table"
     out = Path(out); df = results_table(recs)
+    if not is_main(): return df
     r0 = recs[0]
     head = (f"Model: `{r0['model']}`; data: `{r0['data']}`, preset `{r0['preset']}` ({r0['n_train']} train / {r0['n_test']} test texts); "
             f"device: {environment()['device']}.\n\n")
@@ -313,7 +319,7 @@ def compare_cli(
     "Compare baseline, head-only, LoRA (and full) fine-tuning; write a report to `out`"
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out)/'command.txt').write_text('lightweight-ft compare ' + ' '.join(map(shlex.quote, sys.argv[2:])) + '\n')
+    if is_main(): (Path(out)/'command.txt').write_text('lightweight-ft compare ' + ' '.join(map(shlex.quote, sys.argv[2:])) + '\n')
     df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout), save_steps=save_steps)
-    print((Path(out)/'results.md').read_text())
+    if is_main(): print((Path(out)/'results.md').read_text())
     return df

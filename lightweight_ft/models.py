@@ -129,7 +129,8 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -
         warmup_steps=cfg.warmup_ratio, seed=cfg.seed, logging_steps=cfg.logging_steps,
         train_sampling_strategy='group_by_length' if cfg.group_by_length else 'random',
         eval_strategy='no', save_strategy='steps' if save_steps else 'no', save_steps=save_steps or 500, save_total_limit=2, report_to='none',
-        bf16=use_bf16(), dataloader_num_workers=0, disable_tqdm=False, **kw)
+        bf16=use_bf16(), use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=False,
+        average_tokens_across_devices=False, **kw)
     return OrderedEvalTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'),
                               data_collator=DataCollatorWithPadding(tok), processing_class=tok, compute_metrics=accuracy)
 
