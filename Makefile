@@ -10,11 +10,11 @@ OUT    ?= runs/$(if $(SHARED),smollm2,gpt2)-$(PRESET)
 
 .PHONY: install run test export clean-nbs readme docs docs-check bench
 install: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c constraints.txt
 	touch $@
 
 run: install

@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/compare.html.md"""
 
 # %% auto #0
 __all__ = ['METHODS', 'COLUMNS', 'bootstrap_ci', 'PeakMemory', 'score', 'dir_mb', 'save_model', 'last_complete_checkpoint',
-           'is_main', 'compare', 'environment', 'results_table', 'run_dir_results', 'to_markdown', 'plot_accuracy',
-           'plot_curves', 'plot_confusions', 'write_report', 'compare_cli']
+           'is_main', 'atomic_write', 'compare', 'environment', 'results_table', 'run_dir_results', 'to_markdown',
+           'plot_accuracy', 'plot_curves', 'plot_confusions', 'write_report', 'compare_cli']
 
 # %% ../nbs/04_compare.ipynb #68ea989a
 import json, os, platform, shlex, shutil, sys, threading, time
@@ -133,10 +133,15 @@ def is_main() -> bool:
     "True in the process that writes files: the only one, or rank 0 under `torchrun`"
     return int(os.environ.get('RANK', 0)) == 0
 
+def atomic_write(path, write):
+    "Call `write(tmp)` on a temporary file beside `path`, then rename it to `path`: readers see the old file or the new one"
+    path = Path(path); tmp = path.with_name(path.name + '.tmp')
+    write(tmp); os.replace(tmp, path)
+
 def _write(out, rec):
     if not is_main(): return
     d = Path(out)/'records'; d.mkdir(parents=True, exist_ok=True)
-    tmp = d/f"{rec['method']}.json.tmp"; tmp.write_text(json.dumps(rec)); tmp.replace(d/f"{rec['method']}.json")
+    atomic_write(d/f"{rec['method']}.json", lambda f: Path(f).write_text(json.dumps(rec)))
 
 # %% ../nbs/04_compare.ipynb #8323cca7
 def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', 'head', 'lora'), out='runs/compare',
@@ -290,11 +295,11 @@ def write_report(recs, out) -> pd.DataFrame:
     r0 = recs[0]
     head = (f"Model: `{r0['model']}`; data: `{r0['data']}`, preset `{r0['preset']}` ({r0['n_train']} train / {r0['n_test']} test texts); "
             f"device: {environment()['device']}.\n\n")
-    (out/'results.json').write_text(json.dumps(dict(environment=environment(), runs=recs), indent=1))
-    (out/'results.md').write_text(head + to_markdown(df) + '\n')
+    atomic_write(out/'results.json', lambda f: Path(f).write_text(json.dumps(dict(environment=environment(), runs=recs), indent=1)))
+    atomic_write(out/'results.md', lambda f: Path(f).write_text(head + to_markdown(df) + '\n'))
     import matplotlib.pyplot as plt
-    for nm, fn in [('accuracy', lambda p: plot_accuracy(df, p)), ('curves', lambda p: plot_curves(recs, p)), ('confusion', lambda p: plot_confusions(recs, p))]:
-        plt.close(fn(out/f'{nm}.png'))
+    for nm, fig in [('accuracy', plot_accuracy(df)), ('curves', plot_curves(recs)), ('confusion', plot_confusions(recs))]:
+        atomic_write(out/f'{nm}.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
     return df
 
 # %% ../nbs/04_compare.ipynb #f1057ff9
