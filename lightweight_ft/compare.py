@@ -199,11 +199,13 @@ def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', '
             size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save and is_main() else 0.
             recs['lora'] = _record('lora', params=counts, **common, **fit, lora=counts['lora'], adapter_mb=size, settings=settings)
             _write(out, recs['lora'])
-            del pm, model
+            del pm
         if 'full' in todo:
-            set_seed(cfg.seed)
-            model = load_classifier(model_src, names, tok=tok)
-            head_module(model).load_state_dict(head_init)
+            if 'lora' in todo:   # the LoRA wrapper holds the model: start full fine-tuning from fresh weights
+                set_seed(cfg.seed)
+                model = load_classifier(model_src, names, tok=tok)
+                head_module(model).load_state_dict(head_init)
+            for p in model.parameters(): p.requires_grad_(True)
             fit = _fit_and_score(model, tok, ds, replace(cfg, lr=full_lr), out/'checkpoints'/'full', labels, save_steps)
             weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
             recs['full'] = _record('full', params=count_params(model), **common, **fit, adapter_mb=weights_mb, settings=settings)
