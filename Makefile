@@ -8,7 +8,7 @@ DATA   ?= $(if $(SHARED),$(SHARED)/data/ag_news,ag_news)
 PRESET ?= seed
 OUT    ?= runs/$(if $(SHARED),smollm2,gpt2)-$(PRESET)
 
-.PHONY: install run test export clean-nbs readme docs docs-check bench
+.PHONY: install run test export clean-nbs readme docs docs-check bench gpu-assets
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -40,3 +40,14 @@ docs-check: docs
 
 bench: install
 	$(PY) bench/run.py --out bench/results/cpu-2core.json
+
+# What bench/gpu.sh needs on a lent GPU machine that has no internet: local copies of the GPT-2 tokenizer and
+# AG News, and wheels of the packages its image lacks (or has in other versions). Carry `.device` (git-ignored).
+GPU_WHEELS := datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 fastcore==2.2.41 transformers==5.24.0 peft==0.21.2
+gpu-assets:
+	rm -rf .device && mkdir -p .device/shared/models .device/shared/data .device/whl
+	cp -r $(SHARED)/models/gpt2-tokenizer .device/shared/models/
+	cp -r $(SHARED)/data/ag_news .device/shared/data/
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .device/whl $(GPU_WHEELS)
+	du -sh .device

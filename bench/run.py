@@ -2,153 +2,396 @@
 
 GPT-2 small's exact shape (`GPT2Config()`, random weights: speed only, never accuracy), the real GPT-2
 tokenizer and real AG News texts (from `shared/`, else the hub). One run on one machine measures:
-(a) the reference: batch 1, every text padded to 1,024 tokens, fp32; (b) the defaults: batches padded to
-their own longest text, length-grouped, bf16 autocast on GPUs; for head-only, LoRA and full fine-tuning;
-plus LoRA training throughput and peak memory against batch size and sequence length.
+(a) the reference: LoRA, batch 1, every text padded to 1,024 tokens, fp32;
+(b) the defaults: batches padded to their own longest text and grouped by length, bf16 autocast on GPUs,
+    LoRA dropout on the rank side; for head-only (cached features), LoRA and full fine-tuning;
+plus peft's dropout placement, gradient checkpointing, merged inference, the package's own `Trainer`
+path, and LoRA throughput and peak memory against batch size and sequence length.
 
-    python bench/run.py --out bench/results/cpu-2core.json
+    python bench/run.py --out bench/results/cpu-2core.json                         # 2-core CPU, ~20 min
+    python bench/run.py --out bench/results/h200.json --batch-size 256 \\
+        --eval-batch-size 512 --big-batch 256 --compile --seed-comparison         # GPU
+
+Every configuration runs in a fresh process on CPUs, so each peak-memory figure is that configuration's own
+(peak resident memory minus the memory before its model was built); on GPUs it is torch's peak allocation.
 """
-import argparse, json, math, time
+import argparse, json, math, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
-from transformers import GPT2Config, GPT2ForSequenceClassification, set_seed
-from lightweight_ft.data import shared_dir, load_news, select_preset, tokenize, quiet
-from lightweight_ft.models import load_tokenizer, gpt2_tokenizer_source, count_params, use_bf16
-from lightweight_ft.lora import add_lora
-from lightweight_ft.head import freeze_backbone, pooled_features, fit_head
-from lightweight_ft.compare import PeakMemory, environment
-from lightweight_ft.models import TrainConfig
 
 DEV = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-BF16 = use_bf16()
+# Dense bf16 peak FLOP/s (no sparsity) by device name, from the vendors' datasheets; first match wins.
+BF16_PEAK_TFLOPS = [('H200', 989.4), ('H100 PCIe', 756.5), ('H100 NVL', 835.5), ('H100', 989.4), ('A100', 312.0),
+                    ('L40S', 362.1), ('L4', 121.0), ('A10', 125.0)]
 
-def gpt2_small(tok):
-    set_seed(0)
-    return GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=tok.pad_token_id)).to(DEV)
+def bf16_peak_tflops(device: str):
+    "Dense bf16 peak of a GPU named `device`, or None"
+    return next((v for k, v in BF16_PEAK_TFLOPS if k in device), None)
 
-def make_batches(ds, bs, pad_to=None, n=None):
-    "Batches of `bs` texts: padded to `pad_to`, or length-grouped and padded to their own longest"
-    ids, labels = list(ds['input_ids']), list(ds['label'])
+# ---- FLOP count (model FLOPs: real tokens only, padding excluded) ----
+def forward_flops(lengths, n_layer=12, d=768, lora_r=0, lora_dims=()) -> float:
+    "Forward FLOPs of GPT-2 (matmuls and attention scores) over sequences of `lengths` real tokens, plus LoRA's"
+    tokens, sq = float(np.sum(lengths)), float(np.sum(np.square(lengths, dtype=np.float64)))
+    dense = 2 * 12 * d * d * n_layer * tokens                 # qkv 3d^2, attn proj d^2, mlp 8d^2 per layer
+    attn = 4 * d * n_layer * sq                               # QK^T and AV
+    lora = 2 * lora_r * sum(i + o for i, o in lora_dims) * n_layer * tokens
+    return dense + attn + lora
+
+GPT2_LORA_DIMS = [(768, 2304), (768, 768), (3072, 768)]       # c_attn, attn c_proj, mlp c_proj
+
+def train_flops(lengths, method, lora_r=8, lora_dims=GPT2_LORA_DIMS) -> float:
+    "Training FLOPs: full = 3x forward (input and weight gradients); LoRA = 2x the frozen forward (input gradients only) + 3x its adapters"
+    base = forward_flops(lengths)
+    if method == 'full': return 3 * base
+    return 2 * base + 3 * (forward_flops(lengths, lora_r=lora_r, lora_dims=lora_dims) - base)
+
+# ---- data ----
+def prepare_data(path):
+    "Tokenise the seed preset once; children read the token ids from `path`"
+    from lightweight_ft.data import shared_dir, load_news, select_preset, tokenize, quiet
+    from lightweight_ft.models import load_tokenizer, gpt2_tokenizer_source
+    quiet()
+    tok = load_tokenizer(gpt2_tokenizer_source())
+    sd = shared_dir()
+    ds = tokenize(select_preset(load_news(sd/'data'/'ag_news' if sd else 'ag_news'), 'seed'), tok)
+    d = dict(pad=tok.pad_token_id, tokenizer=gpt2_tokenizer_source(),
+             **{s: dict(ids=list(ds[s]['input_ids']), labels=list(ds[s]['label'])) for s in ('train', 'test')})
+    Path(path).write_text(json.dumps(d))
+    return d
+
+def make_batches(split, bs, pad, n, pad_to=None, seed=0):
+    "`n` batches of `bs` texts: padded to `pad_to`, or length-grouped and padded to their own longest"
+    ids, labels = split['ids'], split['labels']
     order = np.arange(len(ids)) if pad_to else np.argsort([len(x) for x in ids], kind='stable')
     chunks = [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]
-    if not pad_to: np.random.default_rng(0).shuffle(chunks)   # length-grouped, in random order
+    if not pad_to: np.random.default_rng(seed).shuffle(chunks)        # length-grouped, in random order
+    chunks = (chunks * math.ceil(n / max(len(chunks), 1)))[:n]
     out = []
-    for c in chunks[:n]:
+    for c in chunks:
         L = pad_to or max(len(ids[i]) for i in c)
-        x = torch.full((len(c), L), PAD, dtype=torch.long); m = torch.zeros_like(x)
+        x = torch.full((len(c), L), pad, dtype=torch.long); m = torch.zeros_like(x)
         for r, i in enumerate(c):
             t = ids[i][:L]; x[r, :len(t)] = torch.tensor(t); m[r, :len(t)] = 1
-        out.append(dict(input_ids=x.to(DEV), attention_mask=m.to(DEV), labels=torch.tensor([labels[i] for i in c]).to(DEV)))
+        out.append(dict(input_ids=x.to(DEV), attention_mask=m.to(DEV), labels=torch.tensor([labels[i] for i in c]).to(DEV),
+                        lengths=[min(len(ids[i]), L) for i in c]))
     return out
+
+# ---- measurement ----
+def _rss(key='VmRSS'):
+    for l in open('/proc/self/status'):
+        if l.startswith(key + ':'): return int(l.split()[1]) * 1024
+    return 0
+
+class Mem:
+    "Peak memory of a block: torch's peak allocation on GPUs; peak RSS above the level at `start()` on CPUs (fresh process)"
+    def start(self):
+        if DEV.type == 'cuda': torch.cuda.synchronize(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+        else: self.base = _rss()
+    def gib(self):
+        if DEV.type == 'cuda': return torch.cuda.max_memory_allocated() / 2**30
+        return (_rss('VmHWM') - self.base) / 2**30
 
 def sync():
     if DEV.type == 'cuda': torch.cuda.synchronize()
 
-def autocast(): return torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=BF16)
+def gpt2_small(pad, n_layer=12):
+    from transformers import GPT2Config, GPT2ForSequenceClassification, set_seed
+    set_seed(0)
+    kw = {} if n_layer == 12 else dict(n_layer=n_layer, n_embd=64, n_head=2)
+    return GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, **kw)).to(DEV)
 
-def time_train(model, batches, warmup=1):
-    "Samples/s, peak memory and wall time of optimizer steps over `batches` (after `warmup` untimed steps)"
+def build(spec, pad, tiny):
+    "The model a spec asks for: base, LoRA (dropout on `rank` or `input`) or full, optionally checkpointed/compiled"
+    from lightweight_ft.lora import add_lora
+    from lightweight_ft.head import freeze_backbone
+    m = gpt2_small(pad, 2 if tiny else 12)
+    if spec.get('grad_ckpt') and hasattr(m, 'activation_checkpointing_enable'):   # the newer name in transformers 5
+        m.activation_checkpointing_enable(activation_checkpointing_kwargs=dict(use_reentrant=False))
+    elif spec.get('grad_ckpt'): m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+    if spec['method'] == 'lora': m = add_lora(m, dropout_on=spec.get('dropout_on', 'rank'))
+    if spec['method'] == 'head': freeze_backbone(m)
+    if spec.get('no_upcast'):                                  # keep bf16 activations bf16 in the adapters (peft casts them to fp32)
+        for layer in m.modules():
+            if hasattr(layer, 'cast_input_dtype_enabled'): layer.cast_input_dtype_enabled = False
+    return m
+
+def autocast(bf16): return torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=bf16)
+
+def time_train(model, batches, bf16, warmup, compile=False):
+    "Samples/s and wall time of optimizer steps over `batches` after `warmup` untimed ones"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
+    fwd = torch.compile(model) if compile else model
     def step(b):
-        with autocast(): loss = model(**b).loss
+        with autocast(bf16): loss = fwd(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     for b in batches[:warmup]: step(b)
-    sync()
-    with PeakMemory() as mem:
-        t0 = time.perf_counter()
-        for b in batches[warmup:]: step(b)
-        sync(); wall = time.perf_counter() - t0
-    n = sum(len(b['labels']) for b in batches[warmup:])
-    return dict(samples_per_s=n / wall, peak_mem_gib=mem.gib, wall_s=wall, samples=n)
+    sync(); t0 = time.perf_counter()
+    for b in batches[warmup:]: step(b)
+    sync(); wall = time.perf_counter() - t0
+    timed = batches[warmup:]
+    return dict(samples_per_s=sum(len(b['labels']) for b in timed) / wall, wall_s=wall, samples=sum(len(b['labels']) for b in timed),
+                lengths=[l for b in timed for l in b['lengths']], tokens_padded=sum(b['input_ids'].numel() for b in timed))
 
 @torch.no_grad()
-def time_eval(model, batches, warmup=1):
+def time_eval(model, batches, bf16, warmup):
     model.eval()
     for b in batches[:warmup]:
-        with autocast(): model(**b)
-    sync()
-    with PeakMemory() as mem:
-        t0 = time.perf_counter()
-        for b in batches[warmup:]:
-            with autocast(): model(**b)
-        sync(); wall = time.perf_counter() - t0
+        with autocast(bf16): model(input_ids=b['input_ids'], attention_mask=b['attention_mask'])
+    sync(); t0 = time.perf_counter()
+    for b in batches[warmup:]:
+        with autocast(bf16): model(input_ids=b['input_ids'], attention_mask=b['attention_mask'])
+    sync(); wall = time.perf_counter() - t0
     n = sum(len(b['labels']) for b in batches[warmup:])
-    return dict(samples_per_s=n / wall, peak_mem_gib=mem.gib, wall_s=wall, samples=n)
+    return dict(samples_per_s=n / wall, wall_s=wall, samples=n)
 
-def run(args):
-    global PAD, BF16
+def measure(spec, data, tiny=False):
+    "Run one configuration; returns its row for the results file"
+    bf16 = spec['precision'] == 'bf16'
+    split = data['test' if spec['phase'] == 'eval' else 'train']
+    pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
+    warm = 3 if spec.get('compile') else 1
+    batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to)
+    mem = Mem(); mem.start()
+    if spec['method'] == 'head' and spec.get('path') == 'cached':
+        return {**spec, **time_head(batches, data, bf16, tiny), 'peak_mem_gib': mem.gib()}
+    if spec['method'] == 'eval_trio':
+        return time_eval_trio(spec, batches, data, bf16, tiny)
+    if spec.get('path') == 'trainer':
+        return {**spec, **time_trainer(spec, data, tiny), 'peak_mem_gib': mem.gib()}
+    model = build(spec, data['pad'], tiny)
+    r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
+    return {**spec, **r, 'peak_mem_gib': mem.gib()}
+
+def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu' else 5):
+    "Eval samples/s of the base model, the unmerged LoRA model and the merged one, interleaved `rounds` times (median)"
+    import copy
+    lora = build(dict(method='lora'), data['pad'], tiny)
+    for n, p in lora.named_parameters():                      # non-zero B, so merging changes the weights
+        if 'lora_B' in n: torch.nn.init.normal_(p, std=0.01)
+    merged = copy.deepcopy(lora).merge_and_unload()
+    base = gpt2_small(data['pad'], 2 if tiny else 12)
+    models, speeds = dict(base=base, lora=lora, merged=merged), {k: [] for k in ('base', 'lora', 'merged')}
+    for _ in range(rounds):
+        for k, m in models.items(): speeds[k].append(time_eval(m, batches, bf16, 1)['samples_per_s'])
+    with torch.no_grad(), autocast(bf16):
+        b = batches[0]; lora.eval(); merged.eval()
+        diff = (lora(input_ids=b['input_ids'], attention_mask=b['attention_mask']).logits.float()
+                - merged(input_ids=b['input_ids'], attention_mask=b['attention_mask']).logits.float()).abs().max().item()
+    n = sum(len(b['labels']) for b in batches[1:])
+    return [{**spec, 'method': k, 'samples_per_s': statistics.median(v), 'samples_per_s_rounds': v, 'samples': n * rounds,
+             'wall_s': n * rounds / statistics.median(v), 'peak_mem_gib': None, **({'max_logit_diff_vs_unmerged': diff} if k == 'merged' else {})}
+            for k, v in speeds.items()]
+
+def time_head(batches, data, bf16, tiny):
+    "Head-only training, 3 epochs: on cached features (one backbone pass, then the head alone) vs through the frozen backbone"
+    from lightweight_ft.head import freeze_backbone, _last_token
+    from lightweight_ft.models import TrainConfig
+    from lightweight_ft.head import fit_head
+    m = freeze_backbone(gpt2_small(data['pad'], 2 if tiny else 12)); m.eval()
+    texts = sum(len(b['labels']) for b in batches)
+    sync(); t0 = time.perf_counter(); feats, labels = [], []
+    with torch.no_grad():
+        for b in batches:
+            with autocast(bf16): h = m.transformer(input_ids=b['input_ids'], attention_mask=b['attention_mask']).last_hidden_state
+            feats.append(_last_token(h, b['input_ids'], data['pad']).float()); labels += b['labels'].tolist()
+    sync(); t_feat = time.perf_counter() - t0
+    fit_head(m, torch.cat(feats), labels, TrainConfig(epochs=3, batch_size=1))
+    sync(); cached = time.perf_counter() - t0
+    return dict(samples_per_s=3 * texts / cached, wall_s=cached, samples=3 * texts, feature_pass_s=t_feat,
+                note=f'3 epochs on cached features (batch 1); one backbone pass over {texts} texts took {t_feat:.1f} s')
+
+def time_trainer(spec, data, tiny):
+    "LoRA training through the package's own `make_trainer` (Trainer, collator, length grouping): what users get"
+    from datasets import Dataset, DatasetDict
+    from lightweight_ft.models import make_trainer, TrainConfig, load_tokenizer
+    from lightweight_ft.lora import add_lora
+    tok = load_tokenizer(data['tokenizer'])
+    n = spec['batch_size'] * (spec['steps'] + 1)
+    tr = data['train']
+    ds = Dataset.from_dict(dict(input_ids=tr['ids'][:n], attention_mask=[[1] * len(x) for x in tr['ids'][:n]],
+                                label=tr['labels'][:n], length=[len(x) for x in tr['ids'][:n]]))
+    m = add_lora(gpt2_small(data['pad'], 2 if tiny else 12))
+    with tempfile.TemporaryDirectory() as d:
+        t = make_trainer(m, tok, DatasetDict(train=ds), TrainConfig(batch_size=spec['batch_size'], epochs=1), out=d)
+        t0 = time.perf_counter(); t.train(); wall = time.perf_counter() - t0
+    return dict(samples_per_s=n / wall, wall_s=wall, samples=n, note='includes the first (warm-up) step and the Trainer\'s setup')
+
+def profile_top(spec, data, tiny, rows=25):
+    "Top ops by device time for a few training steps of `spec` (torch.profiler), as text"
+    from torch.profiler import profile, ProfilerActivity
+    bf16 = spec['precision'] == 'bf16'
+    model = build(spec, data['pad'], tiny)
+    batches = make_batches(data['train'], spec['batch_size'], data['pad'], 4)
+    time_train(model, batches[:2], bf16, 1)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEV.type == 'cuda' else [])
+    with profile(activities=acts) as prof: time_train(model, batches[2:], bf16, 0)
+    key = 'cuda_time_total' if DEV.type == 'cuda' else 'cpu_time_total'
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
+
+# ---- the plan ----
+def plan(a):
+    "Every configuration of one run, in order"
+    cpu, prec = DEV.type == 'cpu', 'bf16' if DEV.type == 'cuda' and torch.cuda.is_bf16_supported() else 'fp32'
+    S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2) if cpu else dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20)
+    if a.tiny: S = {k: 2 for k in S}
+    bs, ebs, big = a.batch_size, a.eval_batch_size, a.big_batch
+    def T(method, batch, steps, padding='dynamic', precision=prec, phase='train', **kw):
+        spec = dict(method=method, phase=phase, batch_size=batch, padding=padding, precision=precision, steps=steps, grad_ckpt=False, compile=False)
+        if method == 'lora': spec['dropout_on'] = 'rank'
+        return {**spec, **kw}
+    head_texts = 256 if cpu else 1248
+    specs = [T('lora', 1, S['ref_train'], 'pad1024', 'fp32', dropout_on='input', role='reference'),
+             T('lora', 1, S['ref_eval'], 'pad1024', 'fp32', phase='eval', dropout_on='input', role='reference'),
+             T('lora', bs, S['train'], role='default'), T('lora', bs, S['train'], dropout_on='input', role='peft dropout'),
+             T('full', bs, S['train'], role='default'),
+             T('eval_trio', ebs, S['eval'], phase='eval', role='default'),
+             T('head', ebs, max(1, head_texts // ebs - 1), path='cached', role='default'),
+             T('head', bs, S['train'], path='backbone', role='head through backbone'),
+             T('lora', bs, S['train'], path='trainer', role='package Trainer')]
+    if bs != 8: specs += [T('lora', 8, S['train'], role='memory bs8'), T('full', 8, S['train'], role='memory bs8')]
+    for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {}), ('lora', dict(grad_ckpt=True)), ('full', dict(grad_ckpt=True))]:
+        specs.append(T(m, big, S['big'], role='memory big batch', **kw))
+    if prec == 'bf16': specs.append(T('lora', bs, S['train'], no_upcast=True, role='no upcast'))
+    if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]
+    for b in a.sweep_batch: specs.append(T('lora', b, max(2, S['train'] * 8 // b // 2) if cpu else S['train'], sweep='batch', role='sweep'))
+    for L in a.sweep_len: specs.append(T('lora', a.sweep_len_batch, max(2, S['train'] // 3) if cpu else S['train'], f'pad{L}', sweep='seq_len', seq_len=L, role='sweep'))
+    return specs
+
+def run_child(specs_file, data_file, out_file, tiny):
+    from lightweight_ft.data import quiet
+    import warnings; warnings.filterwarnings('ignore', category=FutureWarning)   # transformers' renamed-API notices
     quiet()
-    tok = load_tokenizer(gpt2_tokenizer_source()); PAD = tok.pad_token_id
+    data = json.loads(Path(data_file).read_text())
+    rows = []
+    for spec in json.loads(Path(specs_file).read_text()):
+        try: r = measure(spec, data, tiny)
+        except Exception as e:                                    # one failed configuration must not lose the others
+            r = {**spec, 'error': f'{type(e).__name__}: {e}'}; print('FAILED', r, file=sys.stderr)
+        rows.append(r if isinstance(r, list) else [r])           # one list of rows per spec
+        if DEV.type == 'cuda': torch.cuda.empty_cache()
+        Path(out_file).write_text(json.dumps(rows))
+
+def run_all(specs, data_file, tiny, isolate):
+    "Measure `specs`: each in a fresh process when `isolate` (CPU memory), else all in one process"
+    groups = [[s] for s in specs] if isolate else [specs]
+    rows = []
+    for g in groups:
+        with tempfile.TemporaryDirectory() as d:
+            sf, of = Path(d)/'specs.json', Path(d)/'rows.json'
+            sf.write_text(json.dumps(g))
+            rc = subprocess.run([sys.executable, __file__, '--child', str(sf), str(data_file), str(of)] + (['--tiny'] if tiny else [])).returncode
+            per_spec = json.loads(of.read_text()) if of.exists() else []
+            per_spec += [[{**s, 'error': f'process exited with {rc}'}] for s in g[len(per_spec):]]
+            new = [r for rs in per_spec for r in rs]
+        for r in new:
+            if 'error' in r: print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r.get('role', '')}: FAILED {r['error']}"); continue
+            mem = '-' if r.get('peak_mem_gib') is None else f"{r['peak_mem_gib']:.2f} GiB"
+            print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r['padding']:8} {r['precision']} {r.get('role', '')}"
+                  f"{' ckpt' if r.get('grad_ckpt') else ''}{' compiled' if r.get('compile') else ''}: {r['samples_per_s']:9.1f} samples/s  peak {mem}", flush=True)
+        rows += new
+    return rows
+
+def seed_comparison(tiny):
+    "Time of the package's whole `seed` comparison (baseline, head, LoRA; train and eval) with GPT-2 small's shape"
+    from lightweight_ft.compare import compare
+    from lightweight_ft.data import shared_dir
+    from lightweight_ft.models import load_tokenizer, gpt2_tokenizer_source
+    tok = load_tokenizer(gpt2_tokenizer_source())
     sd = shared_dir()
-    ds = tokenize(select_preset(load_news(sd/'data'/'ag_news' if sd else 'ag_news'), 'seed'), tok)
-    cpu = DEV.type == 'cpu'
-    S = dict(ref_train=3 if cpu else 30, ref_eval=4 if cpu else 100, train=12 if cpu else 60, eval=8 if cpu else 8)
-    bs, ebs = args.batch_size, args.eval_batch_size
-    runs, prec = [], 'bf16' if BF16 else 'fp32'
-    def add(method, phase, batch, padding, precision, r, **kw):
-        runs.append(dict(method=method, phase=phase, batch_size=batch, precision=precision, padding=padding, **r, **kw))
-        print(f"{method:8} {phase:5} bs={batch:<4} {padding:8} {precision}: {r['samples_per_s']:8.1f} samples/s  peak {r['peak_mem_gib']:.2f} GiB", flush=True)
-
-    # (a) the reference configuration: batch 1, pad to 1024, fp32, LoRA
-    keep, BF16 = BF16, False
-    m = add_lora(gpt2_small(tok))
-    add('lora', 'train', 1, 'pad1024', 'fp32', time_train(m, make_batches(ds['train'], 1, 1024, S['ref_train'] + 1)))
-    add('lora', 'eval', 1, 'pad1024', 'fp32', time_eval(m, make_batches(ds['test'], 1, 1024, S['ref_eval'] + 1)))
-    BF16 = keep; del m
-
-    # (b) the defaults: dynamic padding, length-grouped batches
-    m = add_lora(gpt2_small(tok))
-    add('lora', 'train', bs, 'dynamic', prec, time_train(m, make_batches(ds['train'], bs, None, S['train'] + 1)))
-    eval_batches = make_batches(ds['test'], ebs, None, S['eval'] + 1)
-    add('lora', 'eval', ebs, 'dynamic', prec, time_eval(m, eval_batches))
-    # merged inference: after merge_and_unload the model is a plain GPT-2, so it should cost what the base model costs
-    add('merged', 'eval', ebs, 'dynamic', prec, time_eval(m.merge_and_unload(), eval_batches))
-    del m
-    add('base', 'eval', ebs, 'dynamic', prec, time_eval(gpt2_small(tok), eval_batches))
-    m = gpt2_small(tok)
-    add('full', 'train', bs, 'dynamic', prec, time_train(m, make_batches(ds['train'], bs, None, S['train'] + 1)))
-    del m
-    # head-only on cached features: one forward pass over the training texts, then the head alone
-    m = freeze_backbone(gpt2_small(tok)); n = min(len(ds['train']), 256 if cpu else len(ds['train']))
-    sub = ds['train'].select(range(n))
-    with PeakMemory() as mem:
+    with tempfile.TemporaryDirectory() as d:
+        gpt2_small(tok.pad_token_id, 2 if tiny else 12).save_pretrained(Path(d)/'model'); tok.save_pretrained(Path(d)/'model')
         t0 = time.perf_counter()
-        f = pooled_features(m, tok, sub, ebs); t_feat = time.perf_counter() - t0
-        fit_head(m, f, sub['label'], TrainConfig(epochs=3, batch_size=1)); wall = time.perf_counter() - t0
-    add('head', 'train', 1, 'dynamic', prec, dict(samples_per_s=3 * n / wall, peak_mem_gib=mem.gib, wall_s=wall, samples=3 * n),
-        note=f'3 epochs on cached features; feature pass {t_feat:.1f} s for {n} texts')
-    del m
+        compare(Path(d)/'model', sd/'data'/'ag_news' if sd else 'ag_news', 'tiny' if tiny else 'seed', out=Path(d)/'run', save=False)
+        wall = time.perf_counter() - t0
+        rec = {m: json.loads((Path(d)/'run'/'records'/f'{m}.json').read_text()) for m in ('baseline', 'head', 'lora')}
+    # baseline: the test-set feature pass; head: train features + 3 epochs on them; LoRA: training + evaluation
+    compute = rec['baseline']['eval_s'] + rec['head']['train_s'] + rec['lora']['train_s'] + rec['lora']['eval_s']
+    return dict(compute_s=compute, wall_s_including_load=wall, preset='tiny' if tiny else 'seed',
+                parts=dict(baseline_eval_s=rec['baseline']['eval_s'], head_train_s=rec['head']['train_s'],
+                           lora_train_s=rec['lora']['train_s'], lora_eval_s=rec['lora']['eval_s']))
 
-    # sweeps: LoRA training against batch size (real lengths) and sequence length (batch size fixed)
-    m = add_lora(gpt2_small(tok))
-    for b in args.sweep_batch:
-        add('lora', 'train', b, 'dynamic', prec, time_train(m, make_batches(ds['train'], b, None, max(2, S['train'] * bs // b // 2) + 1)), sweep='batch')
-    for L in args.sweep_len:
-        add('lora', 'train', bs, f'pad{L}', prec, time_train(m, make_batches(ds['train'], bs, L, max(2, S['train'] // 3) + 1)), sweep='seq_len', seq_len=L)
-    del m
+def ratios(rows, a):
+    "The headline ratios, each between two measurements of this run"
+    get = lambda **kw: next((r for r in rows if all(r.get(k) == v for k, v in kw.items())), None)
+    sps = lambda r: r.get('samples_per_s', float('nan')) if r else float('nan')
+    mem = lambda r: r['peak_mem_gib'] if r and r.get('peak_mem_gib') else float('nan')
+    ref_t, ref_e = get(role='reference', phase='train'), get(role='reference', phase='eval')
+    lt, ft = get(method='lora', role='default', phase='train', path=None), get(method='full', role='default')
+    lora_e, base_e, merged_e = get(method='lora', phase='eval', role='default'), get(method='base'), get(method='merged')
+    role8 = 'default' if a.batch_size == 8 else 'memory bs8'
+    l8, f8 = get(method='lora', phase='train', role=role8, path=None), get(method='full', role=role8)
+    big = lambda m, **kw: get(method=m, role='memory big batch', **kw)
+    lb, lbi, fb = big('lora', dropout_on='rank', grad_ckpt=False), big('lora', dropout_on='input'), big('full', grad_ckpt=False)
+    lbc, fbc, B = big('lora', grad_ckpt=True), big('full', grad_ckpt=True), a.big_batch
+    r = dict(lora_train_vs_reference=sps(lt) / sps(ref_t), eval_vs_reference=sps(lora_e) / sps(ref_e),
+             lora_vs_full_train_speed=sps(lt) / sps(ft), lora_vs_full_peak_mem_bs8=mem(l8) / mem(f8),
+             merged_vs_base_eval_speed=sps(merged_e) / sps(base_e), lora_unmerged_vs_base_eval_speed=sps(lora_e) / sps(base_e),
+             rank_vs_input_dropout_lora_train_speed=sps(lt) / sps(get(role='peft dropout')),
+             head_cached_vs_backbone_train_speed=sps(get(method='head', path='cached')) / sps(get(method='head', path='backbone')),
+             package_trainer_vs_loop_lora_train_speed=sps(get(path='trainer')) / sps(lt),
+             **{f'lora_vs_full_peak_mem_bs{B}': mem(lb) / mem(fb), f'lora_vs_full_train_speed_bs{B}': sps(lb) / sps(fb),
+                f'input_vs_rank_dropout_peak_mem_bs{B}': mem(lbi) / mem(lb),
+                f'grad_ckpt_peak_mem_lora_bs{B}': mem(lbc) / mem(lb), f'grad_ckpt_peak_mem_full_bs{B}': mem(fbc) / mem(fb),
+                f'grad_ckpt_train_speed_lora_bs{B}': sps(lbc) / sps(lb)})
+    if get(role='no upcast'): r['no_upcast_vs_default_lora_train_speed'] = sps(get(role='no upcast')) / sps(lt)
+    if a.compile: r['compiled_lora_vs_full_train_speed'] = sps(get(method='lora', compile=True)) / sps(get(method='full', compile=True))
+    peak = bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None
+    if peak and lt and 'lengths' in lt and lt['precision'] == 'bf16':
+        r['lora_train_mfu'] = train_flops(lt['lengths'], 'lora') / lt['wall_s'] / (peak * 1e12)
+        r['full_train_mfu'] = train_flops(ft['lengths'], 'full') / ft['wall_s'] / (peak * 1e12)
+        lc = get(method='lora', compile=True)
+        if lc and 'lengths' in lc:
+            r['compiled_lora_train_mfu'] = train_flops(lc['lengths'], 'lora') / lc['wall_s'] / (peak * 1e12)
+    return {k: None if v != v else v for k, v in r.items()}        # NaN (a configuration failed) -> null
 
-    get = lambda **kw: next(r for r in runs if all(r.get(k) == v for k, v in kw.items()))
-    ref_t, ref_e = get(padding='pad1024', phase='train'), get(padding='pad1024', phase='eval')
-    lt, le, ft = get(method='lora', phase='train', batch_size=bs, padding='dynamic'), get(method='lora', phase='eval', padding='dynamic'), get(method='full', phase='train')
-    ratios = dict(lora_train_vs_reference=lt['samples_per_s'] / ref_t['samples_per_s'], eval_vs_reference=le['samples_per_s'] / ref_e['samples_per_s'],
-                  lora_vs_full_train_speed=lt['samples_per_s'] / ft['samples_per_s'], lora_vs_full_peak_mem_bs8=lt['peak_mem_gib'] / ft['peak_mem_gib'],
-                  merged_vs_base_eval_speed=get(method='merged')['samples_per_s'] / get(method='base')['samples_per_s'],
-                  lora_unmerged_vs_base_eval_speed=le['samples_per_s'] / get(method='base')['samples_per_s'])
-    lengths = np.array(ds['train']['length'])
-    settings = dict(model='GPT2Config() (GPT-2 small shape, random weights)', tokenizer=gpt2_tokenizer_source(), data='AG News seed preset',
-                    train_batch_size=bs, eval_batch_size=ebs, mean_tokens=float(lengths.mean()), optimizer='AdamW',
-                    peak_memory='GPU: torch max allocated; CPU: process peak RSS (includes model and Python)', lora=dict(r=8, alpha=32, dropout=0.1, targets=['c_attn', 'c_proj']))
-    res = dict(device=environment()['device'], versions=environment(), settings=settings, runs=runs, ratios=ratios)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=1))
-    print(json.dumps(ratios, indent=1))
-
-if __name__ == '__main__':
+def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='bench/results/cpu-2core.json')
     p.add_argument('--batch-size', type=int, default=8)
     p.add_argument('--eval-batch-size', type=int, default=64)
+    p.add_argument('--big-batch', type=int, default=64, help='batch size of the activation-dominated memory runs (256 on GPUs)')
     p.add_argument('--sweep-batch', type=int, nargs='+', default=[1, 4, 16, 32])
     p.add_argument('--sweep-len', type=int, nargs='+', default=[64, 128, 256, 512])
-    run(p.parse_args())
+    p.add_argument('--sweep-len-batch', type=int, default=8)
+    p.add_argument('--compile', action='store_true', help='also time torch.compile for LoRA and full fine-tuning')
+    p.add_argument('--seed-comparison', action='store_true', help="also time the package's whole seed comparison")
+    p.add_argument('--profile', default=None, help='write torch.profiler tables of LoRA and full training to this file')
+    p.add_argument('--tiny', action='store_true', help='2-layer model and 2 steps per configuration: checks this script, measures nothing')
+    p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child: return run_child(*a.child, a.tiny)
+    from lightweight_ft.compare import environment
+    from lightweight_ft.data import quiet
+    quiet()
+    with tempfile.TemporaryDirectory() as d:
+        data = prepare_data(Path(d)/'data.json')
+        specs = plan(a)
+        t0 = time.perf_counter()
+        rows = run_all(specs, Path(d)/'data.json', a.tiny, isolate=DEV.type == 'cpu' and not a.tiny)
+        extra = {}
+        if a.seed_comparison: extra['seed_comparison'] = seed_comparison(a.tiny); print(extra['seed_comparison'])
+        if a.profile:
+            prec = rows[2]['precision']
+            txt = [f'== {m} {dict(kw)} bs={a.batch_size} {prec}\n' + profile_top(dict(method=m, batch_size=a.batch_size, precision=prec, **kw), data, a.tiny)
+                   for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {})]]
+            Path(a.profile).write_text('\n\n'.join(txt))
+    lengths = np.array([len(x) for x in data['train']['ids']])
+    settings = dict(model='GPT2Config() (GPT-2 small shape, random weights)' if not a.tiny else 'tiny 2-layer GPT-2 (script check only)',
+                    tokenizer=data['tokenizer'], data='AG News seed preset (1,250 train / 500 test texts)', mean_tokens=float(lengths.mean()),
+                    train_batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, big_batch=a.big_batch, sweep_len_batch=a.sweep_len_batch, optimizer='AdamW',
+                    lora=dict(r=8, alpha=32, dropout=0.1, targets=['c_attn', 'c_proj'], dropout_on='rank (default) or input (peft, reference)'),
+                    peak_memory='GPU: torch peak allocation; CPU: peak resident memory of a fresh process per configuration, minus its level before the model was built',
+                    flops='model FLOPs on real (unpadded) tokens: forward 24*d^2*layers per token + 4*d*layers*T^2 per sequence (+ LoRA); '
+                          'LoRA training = 2x forward (no backbone weight gradients), full = 3x forward',
+                    bf16_peak_tflops=bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None,
+                    total_wall_s=time.perf_counter() - t0, command=' '.join(['python'] + sys.argv))
+    rat = ratios(rows, a)
+    for r in rows: r.pop('lengths', None)
+    from lightweight_ft.compare import atomic_write
+    res = dict(device=environment()['device'], versions=environment(), settings=settings, runs=rows, ratios=rat, **extra)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(a.out, lambda f: Path(f).write_text(json.dumps(res, indent=1)))
+    print(json.dumps(res['ratios'], indent=1))
+
+if __name__ == '__main__': main()

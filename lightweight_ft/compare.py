@@ -123,11 +123,15 @@ def _settings(model_src, data_src, preset, cfg, head_batch_size, full_lr, lora_k
     return dict(model=str(model_src), data=str(data_src), preset=preset, cfg=asdict(cfg), head_batch_size=head_batch_size,
                 full_lr=full_lr, lora=lora_kw, max_length=max_length)
 
+_UNUSED = dict(baseline=('lora', 'full_lr', 'head_batch_size'), head=('lora', 'full_lr'), lora=('full_lr', 'head_batch_size'), full=('lora', 'head_batch_size'))
+
 def _cached(out, method, settings):
+    "The saved record of `method` in `out` if it was made with the settings `method` uses"
     f = Path(out)/'records'/f'{method}.json'
     if not f.exists(): return None
     r = json.loads(f.read_text())
-    return r if r.get('settings') == settings else None
+    strip = lambda d: {k: v for k, v in (d or {}).items() if k not in _UNUSED.get(method, ())}
+    return r if strip(r.get('settings')) == strip(settings) else None
 
 def is_main() -> bool:
     "True in the process that writes files: the only one, or rank 0 under `torchrun`"
@@ -304,7 +308,7 @@ def write_report(recs, out) -> pd.DataFrame:
         atomic_write(out/f'{nm}.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
     return df
 
-# %% ../nbs/04_compare.ipynb #f1057ff9
+# %% ../nbs/04_compare.ipynb #46eb6e7a
 @call_parse
 def compare_cli(
     model:str='gpt2', # hub id, model folder or .gguf file
@@ -320,6 +324,7 @@ def compare_cli(
     r:int=8, # LoRA rank
     alpha:int=32, # LoRA alpha
     dropout:float=0.1, # LoRA dropout
+    dropout_on:str='rank', # LoRA dropout on the adapter's rank-r output ('rank', fast) or on its input ('input', peft's placement)
     seed:int=42, # random seed
     save_steps:int=0, # checkpoint every N training steps, so an interrupted run resumes (0: no checkpoints)
 ):
@@ -327,6 +332,6 @@ def compare_cli(
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     Path(out).mkdir(parents=True, exist_ok=True)
     if is_main(): (Path(out)/'command.txt').write_text('lightweight-ft compare ' + ' '.join(map(shlex.quote, sys.argv[2:])) + '\n')
-    df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout), save_steps=save_steps)
+    df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout, dropout_on=dropout_on), save_steps=save_steps)
     if is_main(): print((Path(out)/'results.md').read_text())
     return df

@@ -11,3 +11,30 @@ def test_readme_is_index_notebook():
 def test_cli_help():
     r = subprocess.run([str(Path(sys.executable).parent/'lightweight-ft'), '--help'], capture_output=True, text=True)
     assert r.returncode == 0 and 'compare' in r.stdout and 'predict' in r.stdout
+
+def test_benchmark_script_tiny(tmp_path):
+    "Every code path of bench/run.py on a 2-layer model (checks the script; measures nothing): each configuration runs and each ratio is computed"
+    import json
+    out = tmp_path/'tiny.json'
+    subprocess.run([sys.executable, 'bench/run.py', '--tiny', '--out', str(out), '--seed-comparison', '--profile', str(tmp_path/'prof.txt'),
+                    '--sweep-batch', '2', '--sweep-len', '32'], cwd=ROOT, check=True, capture_output=True, text=True)
+    res = json.loads(out.read_text())
+    assert {'device', 'versions', 'settings', 'runs', 'ratios', 'seed_comparison'} <= set(res)
+    assert [r for r in res['runs'] if 'error' in r] == []
+    assert [k for k, v in res['ratios'].items() if v is None] == []
+    assert {'lora_train_vs_reference', 'eval_vs_reference', 'lora_vs_full_train_speed', 'lora_vs_full_peak_mem_bs8'} <= set(res['ratios'])
+    merged = next(r for r in res['runs'] if r['method'] == 'merged')
+    assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
+    assert 'aten::' in (tmp_path/'prof.txt').read_text()
+
+def test_benchmark_flop_count():
+    "The FLOP count behind MFU: GPT-2 small's 85M matmul weights give 2 FLOPs each per token forward; LoRA training is 2x forward, full 3x"
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('bench_run', ROOT/'bench'/'run.py'); b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    assert 12 * 12 * 768**2 == 84_934_656                        # qkv + proj + mlp weights of 12 blocks
+    assert b.forward_flops([1]) == 2 * 84_934_656 + 4 * 768 * 12
+    assert b.forward_flops([10, 20]) == 30 * 2 * 84_934_656 + 4 * 768 * 12 * (100 + 400)
+    assert b.train_flops([50], 'full') == 3 * b.forward_flops([50])
+    lora_extra = 3 * 2 * 8 * (768 + 2304 + 768 + 768 + 3072 + 768) * 12 * 50
+    assert b.train_flops([50], 'lora') == 2 * b.forward_flops([50]) + lora_extra
+    assert b.bf16_peak_tflops('NVIDIA H200') == 989.4 and b.bf16_peak_tflops('NVIDIA H100 PCIe') == 756.5 and b.bf16_peak_tflops('Intel Xeon') is None
