@@ -269,27 +269,32 @@ def run_child(specs_file, data_file, out_file, tiny):
         except Exception as e:                                    # one failed configuration must not lose the others
             r = {**spec, 'error': f'{type(e).__name__}: {e}'}; print('FAILED', r, file=sys.stderr)
         rows.append(r if isinstance(r, list) else [r])           # one list of rows per spec
+        for x in rows[-1]: show(x)
         if DEV.type == 'cuda': torch.cuda.empty_cache()
-        Path(out_file).write_text(json.dumps(rows))
+        Path(out_file).write_text(json.dumps(rows))               # after every spec: a timeout keeps what was measured
 
-def run_all(specs, data_file, tiny, isolate):
-    "Measure `specs`: each in a fresh process when `isolate` (CPU memory), else all in one process"
+def show(r):
+    "One line per measured configuration"
+    if 'error' in r: return print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r.get('role', '')}: FAILED {r['error']}", flush=True)
+    mem = '-' if r.get('peak_mem_gib') is None else f"{r['peak_mem_gib']:.2f} GiB"
+    print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r['padding']:8} {r['precision']} {r.get('role', '')}"
+          f"{' ckpt' if r.get('grad_ckpt') else ''}{' compiled' if r.get('compile') else ''}: {r['samples_per_s']:9.1f} samples/s  peak {mem}", flush=True)
+
+def run_all(specs, data_file, tiny, isolate, out):
+    "Measure `specs`: each in a fresh process when `isolate` (CPU memory), else all in one process; rows kept beside `out` until done"
     groups = [[s] for s in specs] if isolate else [specs]
-    rows = []
-    for g in groups:
-        with tempfile.TemporaryDirectory() as d:
-            sf, of = Path(d)/'specs.json', Path(d)/'rows.json'
-            sf.write_text(json.dumps(g))
+    rows, parts = [], []
+    with tempfile.TemporaryDirectory() as d:
+        for i, g in enumerate(groups):
+            sf, of = Path(d)/'specs.json', Path(out).with_name(f'{Path(out).stem}.rows{i}.json')
+            sf.write_text(json.dumps(g)); parts.append(of)
             rc = subprocess.run([sys.executable, __file__, '--child', str(sf), str(data_file), str(of)] + (['--tiny'] if tiny else [])).returncode
             per_spec = json.loads(of.read_text()) if of.exists() else []
-            per_spec += [[{**s, 'error': f'process exited with {rc}'}] for s in g[len(per_spec):]]
-            new = [r for rs in per_spec for r in rs]
-        for r in new:
-            if 'error' in r: print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r.get('role', '')}: FAILED {r['error']}"); continue
-            mem = '-' if r.get('peak_mem_gib') is None else f"{r['peak_mem_gib']:.2f} GiB"
-            print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r['padding']:8} {r['precision']} {r.get('role', '')}"
-                  f"{' ckpt' if r.get('grad_ckpt') else ''}{' compiled' if r.get('compile') else ''}: {r['samples_per_s']:9.1f} samples/s  peak {mem}", flush=True)
-        rows += new
+            lost = [[{**s, 'error': f'process exited with {rc}'}] for s in g[len(per_spec):]]   # a crash or kill
+            for r in lost: show(r[0])
+            per_spec += lost
+            rows += [r for rs in per_spec for r in rs]
+    for f in parts: f.unlink(missing_ok=True)
     return rows
 
 def seed_comparison(tiny):
@@ -368,7 +373,8 @@ def main():
         data = prepare_data(Path(d)/'data.json')
         specs = plan(a)
         t0 = time.perf_counter()
-        rows = run_all(specs, Path(d)/'data.json', a.tiny, isolate=DEV.type == 'cpu' and not a.tiny)
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        rows = run_all(specs, Path(d)/'data.json', a.tiny, isolate=DEV.type == 'cpu' and not a.tiny, out=a.out)
         extra = {}
         if a.seed_comparison: extra['seed_comparison'] = seed_comparison(a.tiny); print(extra['seed_comparison'])
         if a.profile:
