@@ -43,7 +43,7 @@ bench: install
 
 # What bench/gpu.sh needs on a lent GPU machine that has no internet: local copies of the GPT-2 tokenizer and
 # AG News, and wheels of the packages its image lacks (or has in other versions). Carry `.device` (git-ignored).
-GPU_WHEELS := datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 fastcore==2.2.41 transformers==5.24.0 peft==0.21.2
+GPU_WHEELS := datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 fastcore==2.2.41 transformers==5.24.0 peft==0.21.2 regex==2026.11.19
 gpu-assets:
 	rm -rf .device && mkdir -p .device/shared/models .device/shared/data .device/whl
 	cp -r $(SHARED)/models/gpt2-tokenizer .device/shared/models/
