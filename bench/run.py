@@ -29,21 +29,20 @@ def bf16_peak_tflops(device: str):
     return next((v for k, v in BF16_PEAK_TFLOPS if k in device), None)
 
 # ---- FLOP count (model FLOPs: real tokens only, padding excluded) ----
-def forward_flops(lengths, n_layer=12, d=768, lora_r=0, lora_dims=()) -> float:
-    "Forward FLOPs of GPT-2 (matmuls and attention scores) over sequences of `lengths` real tokens, plus LoRA's"
+def forward_flops(lengths, n_layer=12, d=768) -> float:
+    "Forward FLOPs of GPT-2 (matmuls and attention scores) over sequences of `lengths` real tokens"
     tokens, sq = float(np.sum(lengths)), float(np.sum(np.square(lengths, dtype=np.float64)))
-    dense = 2 * 12 * d * d * n_layer * tokens                 # qkv 3d^2, attn proj d^2, mlp 8d^2 per layer
-    attn = 4 * d * n_layer * sq                               # QK^T and AV
-    lora = 2 * lora_r * sum(i + o for i, o in lora_dims) * n_layer * tokens
-    return dense + attn + lora
+    return 2 * 12 * d * d * n_layer * tokens + 4 * d * n_layer * sq   # qkv 3d^2 + proj d^2 + mlp 8d^2; QK^T and AV
 
 GPT2_LORA_DIMS = [(768, 2304), (768, 768), (3072, 768)]       # c_attn, attn c_proj, mlp c_proj
 
-def train_flops(lengths, method, lora_r=8, lora_dims=GPT2_LORA_DIMS) -> float:
+def lora_forward_flops(lengths, r=8, dims=GPT2_LORA_DIMS, n_layer=12) -> float:
+    "Forward FLOPs of the adapters alone (A then B on every adapted layer)"
+    return 2 * r * sum(i + o for i, o in dims) * n_layer * float(np.sum(lengths))
+
+def train_flops(lengths, method) -> float:
     "Training FLOPs: full = 3x forward (input and weight gradients); LoRA = 2x the frozen forward (input gradients only) + 3x its adapters"
-    base = forward_flops(lengths)
-    if method == 'full': return 3 * base
-    return 2 * base + 3 * (forward_flops(lengths, lora_r=lora_r, lora_dims=lora_dims) - base)
+    return 3 * forward_flops(lengths) if method == 'full' else 2 * forward_flops(lengths) + 3 * lora_forward_flops(lengths)
 
 # ---- data ----
 def prepare_data(path):
@@ -94,17 +93,18 @@ class Mem:
 def sync():
     if DEV.type == 'cuda': torch.cuda.synchronize()
 
-def gpt2_small(pad, n_layer=12):
+def gpt2_small(pad, tiny=False):
+    "GPT-2 small's shape with random weights (a 2-layer, 64-wide one if `tiny`), as a 4-class classifier on the device"
     from transformers import GPT2Config, GPT2ForSequenceClassification, set_seed
     set_seed(0)
-    kw = {} if n_layer == 12 else dict(n_layer=n_layer, n_embd=64, n_head=2)
+    kw = dict(n_layer=2, n_embd=64, n_head=2) if tiny else {}
     return GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, **kw)).to(DEV)
 
 def build(spec, pad, tiny):
     "The model a spec asks for: base, LoRA (dropout on `rank` or `input`) or full, optionally checkpointed/compiled"
     from lightweight_ft.lora import add_lora
     from lightweight_ft.head import freeze_backbone
-    m = gpt2_small(pad, 2 if tiny else 12)
+    m = gpt2_small(pad, tiny)
     if spec.get('grad_ckpt') and hasattr(m, 'activation_checkpointing_enable'):   # the newer name in transformers 5
         m.activation_checkpointing_enable(activation_checkpointing_kwargs=dict(use_reentrant=False))
     elif spec.get('grad_ckpt'): m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
@@ -147,18 +147,18 @@ def time_eval(model, batches, bf16, warmup):
 
 def measure(spec, data, tiny=False):
     "Run one configuration; returns its row for the results file"
+    mem = Mem()
+    if spec.get('path') in ('cached', 'trainer'):           # the package's own code paths, on a `Dataset`
+        mem.start()
+        r = (time_head if spec['path'] == 'cached' else time_trainer)(spec, data, tiny)
+        return {**spec, **r, 'peak_mem_gib': mem.gib()}
     bf16 = spec['precision'] == 'bf16'
     split = data['test' if spec['phase'] == 'eval' else 'train']
     pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
     warm = 3 if spec.get('compile') else 1
     batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to)
-    mem = Mem(); mem.start()
-    if spec['method'] == 'head' and spec.get('path') == 'cached':
-        return {**spec, **time_head(batches, data, bf16, tiny), 'peak_mem_gib': mem.gib()}
-    if spec['method'] == 'eval_trio':
-        return time_eval_trio(spec, batches, data, bf16, tiny)
-    if spec.get('path') == 'trainer':
-        return {**spec, **time_trainer(spec, data, tiny), 'peak_mem_gib': mem.gib()}
+    if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny)
+    mem.start()
     model = build(spec, data['pad'], tiny)
     r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
     return {**spec, **r, 'peak_mem_gib': mem.gib()}
@@ -170,7 +170,7 @@ def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu
     for n, p in lora.named_parameters():                      # non-zero B, so merging changes the weights
         if 'lora_B' in n: torch.nn.init.normal_(p, std=0.01)
     merged = copy.deepcopy(lora).merge_and_unload()
-    base = gpt2_small(data['pad'], 2 if tiny else 12)
+    base = gpt2_small(data['pad'], tiny)
     models, speeds = dict(base=base, lora=lora, merged=merged), {k: [] for k in ('base', 'lora', 'merged')}
     for _ in range(rounds):
         for k, m in models.items(): speeds[k].append(time_eval(m, batches, bf16, 1)['samples_per_s'])
@@ -183,39 +183,36 @@ def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu
              'wall_s': n * rounds / statistics.median(v), 'peak_mem_gib': None, **({'max_logit_diff_vs_unmerged': diff} if k == 'merged' else {})}
             for k, v in speeds.items()]
 
-def time_head(batches, data, bf16, tiny):
-    "Head-only training, 3 epochs: on cached features (one backbone pass, then the head alone) vs through the frozen backbone"
-    from lightweight_ft.head import freeze_backbone, _last_token
-    from lightweight_ft.models import TrainConfig
-    from lightweight_ft.head import fit_head
-    m = freeze_backbone(gpt2_small(data['pad'], 2 if tiny else 12)); m.eval()
-    texts = sum(len(b['labels']) for b in batches)
-    sync(); t0 = time.perf_counter(); feats, labels = [], []
-    with torch.no_grad():
-        for b in batches:
-            with autocast(bf16): h = m.transformer(input_ids=b['input_ids'], attention_mask=b['attention_mask']).last_hidden_state
-            feats.append(_last_token(h, b['input_ids'], data['pad']).float()); labels += b['labels'].tolist()
-    sync(); t_feat = time.perf_counter() - t0
-    fit_head(m, torch.cat(feats), labels, TrainConfig(epochs=3, batch_size=1))
-    sync(); cached = time.perf_counter() - t0
-    return dict(samples_per_s=3 * texts / cached, wall_s=cached, samples=3 * texts, feature_pass_s=t_feat,
-                note=f'3 epochs on cached features (batch 1); one backbone pass over {texts} texts took {t_feat:.1f} s')
+def as_dataset(split, n):
+    "The first `n` tokenised texts of a split as a `Dataset`, as `tokenize` would give them"
+    from datasets import Dataset
+    ids = split['ids'][:n]
+    return Dataset.from_dict(dict(input_ids=ids, attention_mask=[[1] * len(x) for x in ids], label=split['labels'][:n], length=[len(x) for x in ids]))
+
+def time_head(spec, data, tiny):
+    "Head-only training as `compare` does it, 3 epochs: one backbone pass (`pooled_features`), then the head alone (`fit_head`)"
+    from lightweight_ft.head import freeze_backbone, pooled_features, fit_head
+    from lightweight_ft.models import TrainConfig, load_tokenizer
+    tok, ds = load_tokenizer(data['tokenizer']), as_dataset(data['train'], spec['batch_size'] * (spec['steps'] + 1))
+    m = freeze_backbone(gpt2_small(data['pad'], tiny))
+    sync(); t0 = time.perf_counter()
+    feats = pooled_features(m, tok, ds, spec['batch_size']); t_feat = time.perf_counter() - t0
+    fit_head(m, feats, ds['label'], TrainConfig(epochs=3, batch_size=1))
+    sync(); wall = time.perf_counter() - t0
+    return dict(samples_per_s=3 * len(ds) / wall, wall_s=wall, samples=3 * len(ds), feature_pass_s=t_feat,
+                note=f'3 epochs on cached features (batch 1); one backbone pass over {len(ds)} texts took {t_feat:.1f} s')
 
 def time_trainer(spec, data, tiny):
     "LoRA training through the package's own `make_trainer` (Trainer, collator, length grouping): what users get"
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
     from lightweight_ft.models import make_trainer, TrainConfig, load_tokenizer
     from lightweight_ft.lora import add_lora
-    tok = load_tokenizer(data['tokenizer'])
-    n = spec['batch_size'] * (spec['steps'] + 1)
-    tr = data['train']
-    ds = Dataset.from_dict(dict(input_ids=tr['ids'][:n], attention_mask=[[1] * len(x) for x in tr['ids'][:n]],
-                                label=tr['labels'][:n], length=[len(x) for x in tr['ids'][:n]]))
-    m = add_lora(gpt2_small(data['pad'], 2 if tiny else 12))
+    tok, ds = load_tokenizer(data['tokenizer']), as_dataset(data['train'], spec['batch_size'] * (spec['steps'] + 1))
+    m = add_lora(gpt2_small(data['pad'], tiny))
     with tempfile.TemporaryDirectory() as d:
         t = make_trainer(m, tok, DatasetDict(train=ds), TrainConfig(batch_size=spec['batch_size'], epochs=1), out=d)
         t0 = time.perf_counter(); t.train(); wall = time.perf_counter() - t0
-    return dict(samples_per_s=n / wall, wall_s=wall, samples=n, note='includes the first (warm-up) step and the Trainer\'s setup')
+    return dict(samples_per_s=len(ds) / wall, wall_s=wall, samples=len(ds), note="includes the first (warm-up) step and the Trainer's setup")
 
 def profile_top(spec, data, tiny, rows=25):
     "Top ops by device time for a few training steps of `spec` (torch.profiler), as text"
@@ -305,7 +302,7 @@ def seed_comparison(tiny):
     tok = load_tokenizer(gpt2_tokenizer_source())
     sd = shared_dir()
     with tempfile.TemporaryDirectory() as d:
-        gpt2_small(tok.pad_token_id, 2 if tiny else 12).save_pretrained(Path(d)/'model'); tok.save_pretrained(Path(d)/'model')
+        gpt2_small(tok.pad_token_id, tiny).save_pretrained(Path(d)/'model'); tok.save_pretrained(Path(d)/'model')
         t0 = time.perf_counter()
         compare(Path(d)/'model', sd/'data'/'ag_news' if sd else 'ag_news', 'tiny' if tiny else 'seed', out=Path(d)/'run', save=False)
         wall = time.perf_counter() - t0

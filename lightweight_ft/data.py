@@ -6,7 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/data.html.md"""
 
 # %% auto #0
 __all__ = ['LABELS', 'PRESETS', 'quiet', 'shared_dir', 'default_sources', 'read_agnews_csv', 'read_table', 'read_split',
-           'load_news', 'toy_news', 'select_preset', 'label_maps', 'tokenize', 'padding_fraction', 'plot_lengths']
+           'load_news', 'toy_news', 'select_preset', 'label_maps', 'context_length', 'tokenize', 'padding_fraction',
+           'plot_lengths']
 
 # %% ../nbs/00_data.ipynb #88baa5bf
 import csv, os, warnings
@@ -161,9 +162,13 @@ def label_maps(names=LABELS) -> tuple:
     return dict(enumerate(names)), {n: i for i, n in enumerate(names)}
 
 # %% ../nbs/00_data.ipynb #c073a067
+def context_length(tok) -> int:
+    "The most tokens the package feeds `tok`'s model: its context, capped at GPT-2's 1,024"
+    return min(tok.model_max_length, 1024)
+
 def tokenize(dsd: DatasetDict, tok, max_length=None) -> DatasetDict:
     "Tokenise `text` with truncation and no padding; keeps `label`, adds `length`"
-    max_length = max_length or min(tok.model_max_length, 1024)
+    max_length = max_length or context_length(tok)
     def f(b):
         enc = tok(b['text'], truncation=True, max_length=max_length)
         enc['length'] = [len(x) for x in enc['input_ids']]

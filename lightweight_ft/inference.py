@@ -16,7 +16,7 @@ from fastcore.script import call_parse, anno_parser
 from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
 from transformers import AutoTokenizer
-from .data import LABELS, label_maps
+from .data import LABELS, label_maps, context_length
 from .models import load_classifier, load_tokenizer, model_source, _need_gguf
 from .compare import compare_cli, save_model
 
@@ -61,18 +61,20 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     if isinstance(texts, str): texts = [texts]
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if bad: raise ValueError(f"text(s) at position(s) {bad} are empty or not strings; pass non-empty texts.")
-    max_length = max_length or min(tok.model_max_length, 1024)
+    max_length = max_length or context_length(tok)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     dev, res = next(model.parameters()).device, []
     model.eval()
     for i in range(0, len(texts), batch_size):
         chunk = texts[i:i + batch_size]
-        full_len = [len(ids) for ids in tok(chunk)['input_ids']]
-        enc = tok(chunk, truncation=True, max_length=max_length, padding=True, return_tensors='pt').to(dev)
+        ids = tok(chunk)['input_ids']
+        truncated = [len(x) > max_length for x in ids]
+        if any(truncated): ids = tok(chunk, truncation=True, max_length=max_length)['input_ids']   # again only if a text is too long
+        enc = tok.pad({'input_ids': ids}, return_tensors='pt').to(dev)
         probs = torch.softmax(model(**enc).logits.float(), -1).cpu()
-        for t, p, n in zip(chunk, probs, full_len):
+        for t, p, cut in zip(chunk, probs, truncated):
             k = int(p.argmax())
-            res.append(dict(text=t, label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=n > max_length))
+            res.append(dict(text=t, label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=cut))
     return res
 
 # %% ../nbs/05_inference.ipynb #e9338fa7
