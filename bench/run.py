@@ -59,10 +59,13 @@ def prepare_data(path):
     return d
 
 def make_batches(split, bs, pad, n, pad_to=None, seed=0):
-    "`n` batches of `bs` texts: padded to `pad_to`, or length-grouped and padded to their own longest"
+    "`n` batches of `bs` texts: padded to `pad_to`, or length-grouped (every text, the last batch short; `n` of them spread over the lengths) and padded to their own longest"
     ids, labels = split['ids'], split['labels']
     order = np.arange(len(ids)) if pad_to else np.argsort([len(x) for x in ids], kind='stable')
-    chunks = [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]
+    last = len(order) - bs + 1 if pad_to else len(order)      # grouped batches keep the longest texts too
+    chunks = [order[i:i + bs] for i in range(0, max(last, 1), bs)]
+    if not pad_to and n < len(chunks):                        # fewer steps than batches: spread them evenly over the lengths
+        chunks = [chunks[i] for i in np.linspace(0, len(chunks) - 1, n).round().astype(int)]
     if not pad_to: np.random.default_rng(seed).shuffle(chunks)        # length-grouped, in random order
     chunks = (chunks * math.ceil(n / max(len(chunks), 1)))[:n]
     out = []
@@ -121,7 +124,7 @@ def time_train(model, batches, bf16, warmup, compile=False):
     "Samples/s and wall time of optimizer steps over `batches` after `warmup` untimed ones"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
-    fwd = torch.compile(model) if compile else model
+    fwd = torch.compile(model, dynamic=True) if compile else model   # one graph for every batch length
     def step(b):
         with autocast(bf16): loss = fwd(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
@@ -131,7 +134,8 @@ def time_train(model, batches, bf16, warmup, compile=False):
     sync(); wall = time.perf_counter() - t0
     timed = batches[warmup:]
     return dict(samples_per_s=sum(len(b['labels']) for b in timed) / wall, wall_s=wall, samples=sum(len(b['labels']) for b in timed),
-                lengths=[l for b in timed for l in b['lengths']], tokens_padded=sum(b['input_ids'].numel() for b in timed))
+                lengths=[l for b in timed for l in b['lengths']], tokens_padded=sum(b['input_ids'].numel() for b in timed),
+                tokens=sum(sum(b['lengths']) for b in timed))
 
 @torch.no_grad()
 def time_eval(model, batches, bf16, warmup):
@@ -155,7 +159,7 @@ def measure(spec, data, tiny=False):
     bf16 = spec['precision'] == 'bf16'
     split = data['test' if spec['phase'] == 'eval' else 'train']
     pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
-    warm = 3 if spec.get('compile') else 1
+    warm = 3 if spec.get('compile') or DEV.type == 'cuda' else 1
     batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to)
     if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny)
     mem.start()
@@ -223,7 +227,7 @@ def profile_top(spec, data, tiny, rows=25):
     time_train(model, batches[:2], bf16, 1)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEV.type == 'cuda' else [])
     with profile(activities=acts) as prof: time_train(model, batches[2:], bf16, 0)
-    key = 'cuda_time_total' if DEV.type == 'cuda' else 'cpu_time_total'
+    key = 'self_device_time_total' if DEV.type == 'cuda' else 'self_cpu_time_total'   # own time, children excluded
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 # ---- the plan ----
@@ -250,10 +254,10 @@ def plan(a):
     for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {}), ('lora', dict(grad_ckpt=True)), ('full', dict(grad_ckpt=True))]:
         specs.append(T(m, big, S['big'], role='memory big batch', **kw))
     if prec == 'bf16': specs.append(T('lora', bs, S['train'], no_upcast=True, role='no upcast'))
-    if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]
     for b in a.sweep_batch: specs.append(T('lora', b, max(2, S['train'] * 8 // b // 2) if cpu else S['train'], sweep='batch', role='sweep'))
     for L in a.sweep_len: specs.append(T('lora', a.sweep_len_batch, max(2, S['train'] // 3) if cpu else S['train'], f'pad{L}', sweep='seq_len', seq_len=L, role='sweep'))
-    return specs
+    if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]   # last: the slowest to start
+    return [s for s in specs if not a.only or s['role'] in a.only]
 
 def run_child(specs_file, data_file, out_file, tiny):
     from lightweight_ft.data import quiet
@@ -277,7 +281,7 @@ def show(r):
     print(f"{r['method']:8} {r['phase']:5} bs={r['batch_size']:<4} {r['padding']:8} {r['precision']} {r.get('role', '')}"
           f"{' ckpt' if r.get('grad_ckpt') else ''}{' compiled' if r.get('compile') else ''}: {r['samples_per_s']:9.1f} samples/s  peak {mem}", flush=True)
 
-def run_all(specs, data_file, tiny, isolate, out):
+def run_all(specs, data_file, tiny, isolate, out, env=None):
     "Measure `specs`: each in a fresh process when `isolate` (CPU memory), else all in one process; rows kept beside `out` until done"
     groups = [[s] for s in specs] if isolate else [specs]
     rows, parts = [], []
@@ -285,7 +289,7 @@ def run_all(specs, data_file, tiny, isolate, out):
         for i, g in enumerate(groups):
             sf, of = Path(d)/'specs.json', Path(out).with_name(f'{Path(out).stem}.rows{i}.json')
             sf.write_text(json.dumps(g)); parts.append(of)
-            rc = subprocess.run([sys.executable, __file__, '--child', str(sf), str(data_file), str(of)] + (['--tiny'] if tiny else [])).returncode
+            rc = subprocess.run([sys.executable, __file__, '--child', str(sf), str(data_file), str(of)] + (['--tiny'] if tiny else []), env=env).returncode
             per_spec = json.loads(of.read_text()) if of.exists() else []
             lost = [[{**s, 'error': f'process exited with {rc}'}] for s in g[len(per_spec):]]   # a crash or kill
             for r in lost: show(r[0])
@@ -294,9 +298,10 @@ def run_all(specs, data_file, tiny, isolate, out):
     for f in parts: f.unlink(missing_ok=True)
     return rows
 
-def seed_comparison(tiny):
+def seed_comparison(tiny, batch_size=8):
     "Time of the package's whole `seed` comparison (baseline, head, LoRA; train and eval) with GPT-2 small's shape"
     from lightweight_ft.compare import compare
+    from lightweight_ft.models import TrainConfig
     from lightweight_ft.data import shared_dir
     from lightweight_ft.models import load_tokenizer, gpt2_tokenizer_source
     tok = load_tokenizer(gpt2_tokenizer_source())
@@ -304,12 +309,13 @@ def seed_comparison(tiny):
     with tempfile.TemporaryDirectory() as d:
         gpt2_small(tok.pad_token_id, tiny).save_pretrained(Path(d)/'model'); tok.save_pretrained(Path(d)/'model')
         t0 = time.perf_counter()
-        compare(Path(d)/'model', sd/'data'/'ag_news' if sd else 'ag_news', 'tiny' if tiny else 'seed', out=Path(d)/'run', save=False)
+        compare(Path(d)/'model', sd/'data'/'ag_news' if sd else 'ag_news', 'tiny' if tiny else 'seed', out=Path(d)/'run',
+                cfg=TrainConfig(batch_size=batch_size), save=False)
         wall = time.perf_counter() - t0
         rec = {m: json.loads((Path(d)/'run'/'records'/f'{m}.json').read_text()) for m in ('baseline', 'head', 'lora')}
     # baseline: the test-set feature pass; head: train features + 3 epochs on them; LoRA: training + evaluation
     compute = rec['baseline']['eval_s'] + rec['head']['train_s'] + rec['lora']['train_s'] + rec['lora']['eval_s']
-    return dict(compute_s=compute, wall_s_including_load=wall, preset='tiny' if tiny else 'seed',
+    return dict(compute_s=compute, wall_s_including_load=wall, preset='tiny' if tiny else 'seed', lora_batch_size=batch_size,
                 parts=dict(baseline_eval_s=rec['baseline']['eval_s'], head_train_s=rec['head']['train_s'],
                            lora_train_s=rec['lora']['train_s'], lora_eval_s=rec['lora']['eval_s']))
 
@@ -326,25 +332,26 @@ def ratios(rows, a):
     big = lambda m, **kw: get(method=m, role='memory big batch', **kw)
     lb, lbi, fb = big('lora', dropout_on='rank', grad_ckpt=False), big('lora', dropout_on='input'), big('full', grad_ckpt=False)
     lbc, fbc, B = big('lora', grad_ckpt=True), big('full', grad_ckpt=True), a.big_batch
+    eager = lt or (lb if a.batch_size == B else None)          # a run without the default row: the identical big-batch one
     r = dict(lora_train_vs_reference=sps(lt) / sps(ref_t), eval_vs_reference=sps(lora_e) / sps(ref_e),
              lora_vs_full_train_speed=sps(lt) / sps(ft), lora_vs_full_peak_mem_bs8=mem(l8) / mem(f8),
              merged_vs_base_eval_speed=sps(merged_e) / sps(base_e), lora_unmerged_vs_base_eval_speed=sps(lora_e) / sps(base_e),
              rank_vs_input_dropout_lora_train_speed=sps(lt) / sps(get(role='peft dropout')),
              head_cached_vs_backbone_train_speed=sps(get(method='head', path='cached')) / sps(get(method='head', path='backbone')),
-             package_trainer_vs_loop_lora_train_speed=sps(get(path='trainer')) / sps(lt),
+             package_trainer_vs_loop_lora_train_speed=sps(get(path='trainer')) / sps(eager),
              **{f'lora_vs_full_peak_mem_bs{B}': mem(lb) / mem(fb), f'lora_vs_full_train_speed_bs{B}': sps(lb) / sps(fb),
                 f'input_vs_rank_dropout_peak_mem_bs{B}': mem(lbi) / mem(lb),
                 f'grad_ckpt_peak_mem_lora_bs{B}': mem(lbc) / mem(lb), f'grad_ckpt_peak_mem_full_bs{B}': mem(fbc) / mem(fb),
                 f'grad_ckpt_train_speed_lora_bs{B}': sps(lbc) / sps(lb)})
-    if get(role='no upcast'): r['no_upcast_vs_default_lora_train_speed'] = sps(get(role='no upcast')) / sps(lt)
-    if a.compile: r['compiled_lora_vs_full_train_speed'] = sps(get(method='lora', compile=True)) / sps(get(method='full', compile=True))
-    peak = bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None
-    if peak and lt and 'lengths' in lt and lt['precision'] == 'bf16':
-        r['lora_train_mfu'] = train_flops(lt['lengths'], 'lora') / lt['wall_s'] / (peak * 1e12)
-        r['full_train_mfu'] = train_flops(ft['lengths'], 'full') / ft['wall_s'] / (peak * 1e12)
-        lc = get(method='lora', compile=True)
-        if lc and 'lengths' in lc:
-            r['compiled_lora_train_mfu'] = train_flops(lc['lengths'], 'lora') / lc['wall_s'] / (peak * 1e12)
+    r[f'rank_vs_input_dropout_lora_train_speed_bs{B}'] = sps(lb) / sps(lbi)
+    if get(role='no upcast'): r['no_upcast_vs_default_lora_train_speed'] = sps(get(role='no upcast')) / sps(eager)
+    lc, fc = get(method='lora', compile=True), get(method='full', compile=True)
+    if a.compile: r.update(compiled_vs_eager_lora_train_speed=sps(lc) / sps(eager), compiled_lora_vs_full_train_speed=sps(lc) / sps(fc))
+    peak = bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else getattr(a, 'bf16_peak_tflops', None)
+    mfu = lambda x, m: train_flops(x['lengths'], m) / x['wall_s'] / (peak * 1e12) if peak and x and 'lengths' in x and x['precision'] == 'bf16' else float('nan')
+    if peak:
+        r.update(lora_train_mfu=mfu(lt, 'lora'), full_train_mfu=mfu(ft, 'full'))
+        if a.compile: r.update(compiled_lora_train_mfu=mfu(lc, 'lora'), compiled_full_train_mfu=mfu(fc, 'full'))
     return {k: None if v != v else v for k, v in r.items()}        # NaN (a configuration failed) -> null
 
 def main():
@@ -358,43 +365,55 @@ def main():
     p.add_argument('--sweep-len-batch', type=int, default=8)
     p.add_argument('--compile', action='store_true', help='also time torch.compile for LoRA and full fine-tuning')
     p.add_argument('--seed-comparison', action='store_true', help="also time the package's whole seed comparison")
+    p.add_argument('--seed-comparison-batch', type=int, nargs='+', default=[8],
+                   help="LoRA batch sizes of the timed seed comparisons; the first (the package's default, 8) is the headline")
     p.add_argument('--profile', default=None, help='write torch.profiler tables of LoRA and full training to this file')
+    p.add_argument('--malloc-mmap-threshold', type=int, default=None,
+                   help="glibc: serve allocations above this many bytes with mmap, so freed memory leaves the process at once "
+                        "(CPU peak memory then tracks live tensors; slows training, so use it for memory runs only)")
+    p.add_argument('--only', nargs='+', default=None, help="measure only the configurations of these roles (e.g. reference default 'memory bs8')")
     p.add_argument('--tiny', action='store_true', help='2-layer model and 2 steps per configuration: checks this script, measures nothing')
     p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return run_child(*a.child, a.tiny)
-    from lightweight_ft.compare import environment
+    from lightweight_ft.compare import environment, atomic_write
     from lightweight_ft.data import quiet
     quiet()
     with tempfile.TemporaryDirectory() as d:
         data = prepare_data(Path(d)/'data.json')
-        specs = plan(a)
+        lengths = np.array([len(x) for x in data['train']['ids']])
         t0 = time.perf_counter()
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        rows = run_all(specs, Path(d)/'data.json', a.tiny, isolate=DEV.type == 'cpu' and not a.tiny, out=a.out)
-        extra = {}
-        if a.seed_comparison: extra['seed_comparison'] = seed_comparison(a.tiny); print(extra['seed_comparison'])
+        env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': str(a.malloc_mmap_threshold)} if a.malloc_mmap_threshold else None
+        rows = run_all(plan(a), Path(d)/'data.json', a.tiny, isolate=DEV.type == 'cpu' and not a.tiny, out=a.out, env=env)
+        rat = ratios(rows, a)
+        for r in rows: r.pop('lengths', None)
+        res = dict(device=environment()['device'], versions=environment(), settings=settings(a, data, lengths), runs=rows, ratios=rat)
+        def save():                                     # after each stage, so a later timeout loses only that stage
+            res['settings']['total_wall_s'] = time.perf_counter() - t0
+            atomic_write(a.out, lambda f: Path(f).write_text(json.dumps(res, indent=1)))
+        save(); print(json.dumps(rat, indent=1), flush=True)
+        if a.seed_comparison:
+            res['seed_comparisons'] = []
+            for b in a.seed_comparison_batch:
+                res['seed_comparisons'].append(seed_comparison(a.tiny, b)); print(res['seed_comparisons'][-1], flush=True)
+                res['seed_comparison'] = res['seed_comparisons'][0]; save()
         if a.profile:
             prec = rows[2]['precision']
             txt = [f'== {m} {dict(kw)} bs={a.batch_size} {prec}\n' + profile_top(dict(method=m, batch_size=a.batch_size, precision=prec, **kw), data, a.tiny)
                    for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {})]]
             Path(a.profile).write_text('\n\n'.join(txt))
-    lengths = np.array([len(x) for x in data['train']['ids']])
-    settings = dict(model='GPT2Config() (GPT-2 small shape, random weights)' if not a.tiny else 'tiny 2-layer GPT-2 (script check only)',
-                    tokenizer=data['tokenizer'], data='AG News seed preset (1,250 train / 500 test texts)', mean_tokens=float(lengths.mean()),
-                    train_batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, big_batch=a.big_batch, sweep_len_batch=a.sweep_len_batch, optimizer='AdamW',
-                    lora=dict(r=8, alpha=32, dropout=0.1, targets=['c_attn', 'c_proj'], dropout_on='rank (default) or input (peft, reference)'),
-                    peak_memory='GPU: torch peak allocation; CPU: peak resident memory of a fresh process per configuration, minus its level before the model was built',
-                    flops='model FLOPs on real (unpadded) tokens: forward 24*d^2*layers per token + 4*d*layers*T^2 per sequence (+ LoRA); '
-                          'LoRA training = 2x forward (no backbone weight gradients), full = 3x forward',
-                    bf16_peak_tflops=bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None,
-                    total_wall_s=time.perf_counter() - t0, command=' '.join(['python'] + sys.argv))
-    rat = ratios(rows, a)
-    for r in rows: r.pop('lengths', None)
-    from lightweight_ft.compare import atomic_write
-    res = dict(device=environment()['device'], versions=environment(), settings=settings, runs=rows, ratios=rat, **extra)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(a.out, lambda f: Path(f).write_text(json.dumps(res, indent=1)))
-    print(json.dumps(res['ratios'], indent=1))
+
+def settings(a, data, lengths) -> dict:
+    "What was measured and how, for the results file"
+    return dict(model='GPT2Config() (GPT-2 small shape, random weights)' if not a.tiny else 'tiny 2-layer GPT-2 (script check only)',
+                tokenizer=data['tokenizer'], data='AG News seed preset (1,250 train / 500 test texts)', mean_tokens=float(lengths.mean()),
+                train_batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, big_batch=a.big_batch, sweep_len_batch=a.sweep_len_batch, optimizer='AdamW',
+                lora=dict(r=8, alpha=32, dropout=0.1, targets=['c_attn', 'c_proj'], dropout_on='rank (default) or input (peft, reference)'),
+                peak_memory='GPU: torch peak allocation; CPU: peak resident memory of a fresh process per configuration, minus its level before the model was built',
+                flops='model FLOPs on real (unpadded) tokens: forward 24*d^2*layers per token + 4*d*layers*T^2 per sequence (+ LoRA); '
+                      'LoRA training = 2x forward (no backbone weight gradients), full = 3x forward',
+                bf16_peak_tflops=bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None,
+                malloc_mmap_threshold=a.malloc_mmap_threshold, command=' '.join(['python'] + sys.argv))
 
 if __name__ == '__main__': main()

@@ -8,7 +8,7 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/head.html.md"""
 __all__ = ['HEAD_NAMES', 'head_module', 'freeze_backbone', 'pooled_features', 'head_logits', 'fit_head']
 
 # %% ../nbs/02_head.ipynb #bd85853c
-import math
+import copy, math
 import numpy as np, torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -70,11 +70,10 @@ def head_logits(model, feats, batch_size=4096) -> torch.Tensor:
 
 # %% ../nbs/02_head.ipynb #f472ddf5
 def fit_head(model, feats, labels, cfg=None, eval=None) -> list:
-    "Train `model`'s head in place on cached `feats`; returns per-epoch history"
-    cfg = cfg or TrainConfig()
-    head = head_module(model).train()
-    w = next(head.parameters())
-    x, y = feats.to(w.device, w.dtype), torch.as_tensor(labels, device=w.device)
+    "Train `model`'s head in place on cached `feats` (a float32 copy on the CPU); returns per-epoch history"
+    cfg, target = cfg or TrainConfig(), head_module(model)
+    head = copy.deepcopy(target).float().cpu().requires_grad_(True).train()
+    x, y = feats.float().cpu(), torch.as_tensor(labels)
     decay = [p for n, p in head.named_parameters() if not n.endswith('bias')]
     rest = [p for n, p in head.named_parameters() if n.endswith('bias')]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=cfg.weight_decay), dict(params=rest, weight_decay=0.)], lr=cfg.lr)
@@ -86,14 +85,15 @@ def fit_head(model, feats, labels, cfg=None, eval=None) -> list:
         losses = []
         for idx in torch.randperm(len(x), generator=g).split(cfg.batch_size):
             if step >= total: break
-            loss = nn.functional.cross_entropy(head(x[idx]).float(), y[idx])
+            loss = nn.functional.cross_entropy(head(x[idx]), y[idx])
             opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
             losses.append(loss.item())
         rec = dict(epoch=epoch + 1, train_loss=float(np.mean(losses)))
         if eval is not None:
             with torch.no_grad():
-                lg = head(eval[0].to(w.device, w.dtype)).float(); ey = torch.as_tensor(eval[1], device=w.device)
+                lg, ey = head(eval[0].float().cpu()), torch.as_tensor(eval[1])
                 rec.update(eval_loss=nn.functional.cross_entropy(lg, ey).item(), eval_accuracy=(lg.argmax(-1) == ey).float().mean().item())
         hist.append(rec)
-    head.eval()
+    target.load_state_dict(head.state_dict())   # copied back to the head's own device and dtype
+    target.eval()
     return hist

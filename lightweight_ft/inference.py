@@ -17,7 +17,7 @@ from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
-from .models import load_classifier, load_tokenizer, model_source, _need_gguf
+from .models import compute_device, load_classifier, load_tokenizer, model_source, _need_gguf
 from .compare import compare_cli, save_model
 
 # %% ../nbs/05_inference.ipynb #efe06128
@@ -52,7 +52,7 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
             raise ValueError(f"The adapter in {path} does not fit base model {base!r} (it was trained on {meta.get('base')!r}): "
                              f"{str(e)[:300]}. Load it on the base it was trained on.") from e
     model.config.pad_token_id = tok.pad_token_id
-    return model.eval(), tok
+    return model.to(compute_device()).eval(), tok
 
 # %% ../nbs/05_inference.ipynb #5a57d88f
 @torch.no_grad()

@@ -13,16 +13,23 @@ def test_cli_help():
     assert r.returncode == 0 and 'compare' in r.stdout and 'predict' in r.stdout
 
 def test_benchmark_script_tiny(tmp_path):
-    "Every code path of bench/run.py on a 2-layer model (checks the script; measures nothing): each configuration runs and each ratio is computed"
+    "Every code path of bench/run.py and bench/combine.py on a 2-layer model (checks the scripts; measures nothing), split in two calls as bench/gpu.sh does"
     import json
-    out = tmp_path/'tiny.json'
-    subprocess.run([sys.executable, 'bench/run.py', '--tiny', '--out', str(out), '--seed-comparison', '--profile', str(tmp_path/'prof.txt'),
-                    '--sweep-batch', '2', '--sweep-len', '32'], cwd=ROOT, check=True, capture_output=True, text=True)
-    res = json.loads(out.read_text())
+    run = lambda out, *args: subprocess.run([sys.executable, 'bench/run.py', '--tiny', '--out', str(tmp_path/out), '--sweep-batch', '2', '--sweep-len', '32', *args],
+                                            cwd=ROOT, check=True, capture_output=True, text=True)
+    run('head.json', '--only', 'reference', 'default', '--seed-comparison', '--seed-comparison-batch', '8', '4')
+    run('extras.json', '--only', 'peft dropout', 'head through backbone', 'package Trainer', 'memory big batch', 'sweep', '--profile', str(tmp_path/'prof.txt'))
+    subprocess.run([sys.executable, 'bench/combine.py', str(tmp_path/'head.json'), str(tmp_path/'extras.json'), '--out', str(tmp_path/'all.json')],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    res = json.loads((tmp_path/'all.json').read_text())
     assert {'device', 'versions', 'settings', 'runs', 'ratios', 'seed_comparison'} <= set(res)
     assert [r for r in res['runs'] if 'error' in r] == []
-    assert [k for k, v in res['ratios'].items() if v is None] == []
-    assert {'lora_train_vs_reference', 'eval_vs_reference', 'lora_vs_full_train_speed', 'lora_vs_full_peak_mem_bs8'} <= set(res['ratios'])
+    assert [s['lora_batch_size'] for s in res['seed_comparisons']] == [8, 4]
+    headline = {'lora_train_vs_reference', 'eval_vs_reference', 'lora_vs_full_train_speed', 'lora_vs_full_peak_mem_bs8', 'merged_vs_base_eval_speed'}
+    extras = {'lora_vs_full_peak_mem_bs64', 'grad_ckpt_peak_mem_lora_bs64', 'rank_vs_input_dropout_lora_train_speed_bs64', 'input_vs_rank_dropout_peak_mem_bs64'}
+    assert headline <= {k for k, c in res['ratio_call'].items() if c == 'headline'} and extras <= {k for k, c in res['ratio_call'].items() if c == 'extras'}
+    assert 'head_cached_vs_backbone_train_speed' not in res['ratios']   # its two rows are in different calls: no ratio mixes them
+    assert None not in res['ratios'].values()
     merged = next(r for r in res['runs'] if r['method'] == 'merged')
     assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
     assert 'aten::' in (tmp_path/'prof.txt').read_text()
