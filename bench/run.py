@@ -8,7 +8,7 @@ tokenizer and real AG News texts (from `shared/`, else the hub). One run on one 
 plus peft's dropout placement, gradient checkpointing, merged inference, the package's own `Trainer`
 path, and LoRA throughput and peak memory against batch size and sequence length.
 
-    python bench/run.py --out bench/results/cpu-2core.json                         # 2-core CPU, ~20 min
+    python bench/run.py --out bench/results/cpu-2core.json                         # 2-core CPU, ~30 min
     python bench/run.py --out bench/results/h200.json --batch-size 256 \\
         --eval-batch-size 512 --big-batch 256 --compile --seed-comparison         # GPU
 
