@@ -8,7 +8,7 @@ role the headline call measured are dropped (the headline's figures stand), so n
 
     python bench/combine.py HEADLINE.json EXTRAS.json --out bench/results/h200.json
     python bench/combine.py bench/results/raw/h200-call2.json bench/results/raw/h200-call1.rows.json \\
-        --extras-batch-size 256 --extras-big-batch 256 --extras-compile --out bench/results/h200.json
+        --extras-batch-size 256 --extras-big-batch 256 --out bench/results/h200.json
 EXTRAS may be a results file or the `<out>.rows0.json` rows a timed-out call left (its settings given by the flags).
 """
 import argparse, importlib.util, json
@@ -30,7 +30,7 @@ def combine(headline, extras, a) -> dict:
     mine = {r.get('role') for r in res['runs']}
     rows = [dict(r, call='extras') for r in rows if r.get('role') not in mine]
     args = argparse.Namespace(batch_size=xs['train_batch_size'] if xs else a.extras_batch_size, big_batch=xs['big_batch'] if xs else a.extras_big_batch,
-                              compile=any(r.get('compile') for r in rows) or a.extras_compile, bf16_peak_tflops=res['settings']['bf16_peak_tflops'])
+                              compile=any(r.get('compile') for r in rows), bf16_peak_tflops=res['settings']['bf16_peak_tflops'])
     extra_ratios = {k: v for k, v in run.ratios(rows, args).items() if v is not None and res['ratios'].get(k) is None}
     for r in rows: r.pop('lengths', None)
     res['runs'] = [dict(r, call='headline') for r in res['runs']] + rows
@@ -47,7 +47,6 @@ if __name__ == '__main__':
     p.add_argument('--extras-batch-size', type=int, default=256, help='for a rows file: the --batch-size of its call')
     p.add_argument('--extras-big-batch', type=int, default=256, help='for a rows file: the --big-batch of its call')
     p.add_argument('--extras-sweep-len-batch', type=int, default=32, help='for a rows file: the --sweep-len-batch of its call')
-    p.add_argument('--extras-compile', action='store_true', help='for a rows file: its call ran --compile')
     p.add_argument('--note', default='', help='what to know about these two calls')
     a = p.parse_args()
     res = combine(a.headline, a.extras, a)

@@ -22,4 +22,4 @@ timeout 300 python3 bench/run.py --out "$OUT/$name-extras.json" $common --only '
     'memory big batch' 'no upcast' sweep compiled --sweep-batch 8 32 128 512 1024 --sweep-len 64 256 1024 --sweep-len-batch 32 \
     --compile --profile "$OUT/$name-profile.txt" 2>&1 | quiet | tee "$OUT/$name-extras.log"
 extras="$OUT/$name-extras.json"; [ -f "$extras" ] || extras="$OUT/$name-extras.rows0.json"    # a timed-out call leaves its rows
-python3 bench/combine.py "$OUT/$name-headline.json" "$extras" --extras-compile --out "$OUT/$name.json"
+python3 bench/combine.py "$OUT/$name-headline.json" "$extras" --out "$OUT/$name.json"

@@ -19,7 +19,9 @@ import argparse, json, math, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 
-DEV = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+from lightweight_ft.models import compute_device, use_bf16
+
+DEV = compute_device()
 # Dense bf16 peak FLOP/s (no sparsity) by device name, from the vendors' datasheets; first match wins.
 BF16_PEAK_TFLOPS = [('H200', 989.4), ('H100 PCIe', 756.5), ('H100 NVL', 835.5), ('H100', 989.4), ('A100', 312.0),
                     ('L40S', 362.1), ('L4', 121.0), ('A10', 125.0)]
@@ -233,7 +235,7 @@ def profile_top(spec, data, tiny, rows=25):
 # ---- the plan ----
 def plan(a):
     "Every configuration of one run, in order"
-    cpu, prec = DEV.type == 'cpu', 'bf16' if DEV.type == 'cuda' and torch.cuda.is_bf16_supported() else 'fp32'
+    cpu, prec = DEV.type == 'cpu', 'bf16' if use_bf16() else 'fp32'
     S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2) if cpu else dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20)
     if a.tiny: S = {k: 2 for k in S}
     bs, ebs, big = a.batch_size, a.eval_batch_size, a.big_batch
@@ -301,9 +303,8 @@ def run_all(specs, data_file, tiny, isolate, out, env=None):
 def seed_comparison(tiny, batch_size=8):
     "Time of the package's whole `seed` comparison (baseline, head, LoRA; train and eval) with GPT-2 small's shape"
     from lightweight_ft.compare import compare
-    from lightweight_ft.models import TrainConfig
     from lightweight_ft.data import shared_dir
-    from lightweight_ft.models import load_tokenizer, gpt2_tokenizer_source
+    from lightweight_ft.models import TrainConfig, load_tokenizer, gpt2_tokenizer_source
     tok = load_tokenizer(gpt2_tokenizer_source())
     sd = shared_dir()
     with tempfile.TemporaryDirectory() as d:
