@@ -16,7 +16,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 name=$(python3 -c "import torch; n = torch.cuda.get_device_name(); print(next((k.lower() for k in ('H200', 'H100', 'A100', 'L4') if k in n), 'gpu'))")
 quiet() { grep -v -E 'it/s]|warnings.warn|Online softmax|split the reduction|important use case|online softmax|^$'; }
 common="--batch-size 256 --eval-batch-size 256 --big-batch 256"
-timeout 200 python3 bench/run.py --out "$OUT/$name-headline.json" $common --only reference default 'memory bs8' \
+timeout 200 python3 bench/run.py --out "$OUT/$name-headline.json" $common --only reference default 'memory bs8' 'fp32 backbone' 'python gelu' \
     --seed-comparison --seed-comparison-batch 8 32 2>&1 | quiet | tee "$OUT/$name-headline.log"
 timeout 300 python3 bench/run.py --out "$OUT/$name-extras.json" $common --only 'peft dropout' 'head through backbone' 'package Trainer' \
     'memory big batch' 'no upcast' sweep compiled --sweep-batch 8 32 128 512 1024 --sweep-len 64 256 1024 --sweep-len-batch 32 \

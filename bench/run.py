@@ -3,23 +3,29 @@
 GPT-2 small's exact shape (`GPT2Config()`, random weights: speed only, never accuracy), the real GPT-2
 tokenizer and real AG News texts (from `shared/`, else the hub). One run on one machine measures:
 (a) the reference: LoRA, batch 1, every text padded to 1,024 tokens, fp32;
-(b) the defaults: batches padded to their own longest text and grouped by length, bf16 autocast on GPUs,
-    LoRA dropout on the rank side; for head-only (cached features), LoRA and full fine-tuning;
+(b) the defaults: batches padded to their own longest text and grouped by length, bf16 autocast on GPUs (LoRA's
+    frozen weights stored in bf16 there), LoRA dropout on the rank side; for head-only (cached features), LoRA and full fine-tuning;
 plus peft's dropout placement, gradient checkpointing, merged inference, the package's own `Trainer`
 path, and LoRA throughput and peak memory against batch size and sequence length.
 
     python bench/run.py --out bench/results/cpu-2core.json                         # 2-core CPU, ~30 min
     python bench/run.py --out bench/results/h200.json --batch-size 256 \\
-        --eval-batch-size 512 --big-batch 256 --compile --seed-comparison         # GPU
+        --eval-batch-size 256 --big-batch 256 --compile --seed-comparison         # GPU (bench/gpu.sh splits it in two calls)
 
 Every configuration runs in a fresh process on CPUs, so each peak-memory figure is that configuration's own
-(peak resident memory minus the memory before its model was built); on GPUs it is torch's peak allocation.
+(peak resident memory minus the memory before its model was built); on GPUs it is torch's peak allocation above
+its level before the model was built.
 """
-import argparse, json, math, os, statistics, subprocess, sys, tempfile, time
+import argparse, contextlib, gc, json, math, os, shlex, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
-from lightweight_ft.models import compute_device, use_bf16
+from lightweight_ft.models import compute_device, use_bf16, fuse_gelu
+from lightweight_ft.compare import PeakMemory
+from lightweight_ft.lora import add_lora
 
 DEV = compute_device()
 # Dense bf16 peak FLOP/s (no sparsity) by device name, from the vendors' datasheets; first match wins.
@@ -81,39 +87,34 @@ def make_batches(split, bs, pad, n, pad_to=None, seed=0):
     return out
 
 # ---- measurement ----
-def _rss(key='VmRSS'):
-    for l in open('/proc/self/status'):
-        if l.startswith(key + ':'): return int(l.split()[1]) * 1024
-    return 0
-
-class Mem:
-    "Peak memory of a block: torch's peak allocation on GPUs; peak RSS above the level at `start()` on CPUs (fresh process)"
-    def start(self):
-        if DEV.type == 'cuda': torch.cuda.synchronize(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
-        else: self.base = _rss()
-    def gib(self):
-        if DEV.type == 'cuda': return torch.cuda.max_memory_allocated() / 2**30
-        return (_rss('VmHWM') - self.base) / 2**30
+class Peak(PeakMemory):
+    "The package's `PeakMemory`, after a garbage collection; `.added_gib`: the block's peak above its start (torch's allocation on GPUs, RSS on CPUs)"
+    def __enter__(self):
+        gc.collect()
+        if DEV.type == 'cuda': torch.cuda.empty_cache()
+        return super().__enter__()
+    @property
+    def added_gib(self): return self.gib - self.start_gib
 
 def sync():
     if DEV.type == 'cuda': torch.cuda.synchronize()
 
-def gpt2_small(pad, tiny=False):
-    "GPT-2 small's shape with random weights (a 2-layer, 64-wide one if `tiny`), as a 4-class classifier on the device"
+def gpt2_small(pad, tiny=False, gelu='fused'):
+    "GPT-2 small's shape with random weights (a 2-layer, 64-wide one if `tiny`), as a 4-class classifier on the device; its GELU `fused` as `load_classifier` does, or `python` as published"
     from transformers import GPT2Config, GPT2ForSequenceClassification, set_seed
     set_seed(0)
     kw = dict(n_layer=2, n_embd=64, n_head=2) if tiny else {}
-    return GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, **kw)).to(DEV)
+    m = GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, **kw))
+    return (fuse_gelu(m) if gelu == 'fused' else m).to(DEV)
 
 def build(spec, pad, tiny):
     "The model a spec asks for: base, LoRA (dropout on `rank` or `input`) or full, optionally checkpointed/compiled"
-    from lightweight_ft.lora import add_lora
     from lightweight_ft.head import freeze_backbone
-    m = gpt2_small(pad, tiny)
+    m = gpt2_small(pad, tiny, spec.get('gelu', 'fused'))
     if spec.get('grad_ckpt') and hasattr(m, 'activation_checkpointing_enable'):   # the newer name in transformers 5
         m.activation_checkpointing_enable(activation_checkpointing_kwargs=dict(use_reentrant=False))
     elif spec.get('grad_ckpt'): m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
-    if spec['method'] == 'lora': m = add_lora(m, dropout_on=spec.get('dropout_on', 'rank'))
+    if spec['method'] == 'lora': m = add_lora(m, dropout_on=spec.get('dropout_on', 'rank'), frozen_dtype=spec.get('frozen_dtype'))
     if spec['method'] == 'head': freeze_backbone(m)
     if spec.get('no_upcast'):                                  # keep bf16 activations bf16 in the adapters (peft casts them to fp32)
         for layer in m.modules():
@@ -121,6 +122,13 @@ def build(spec, pad, tiny):
     return m
 
 def autocast(bf16): return torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=bf16)
+
+def timed(step, batches, warmup) -> float:
+    "Wall seconds of `step(b)` over `batches` after `warmup` untimed calls"
+    for b in batches[:warmup]: step(b)
+    sync(); t0 = time.perf_counter()
+    for b in batches[warmup:]: step(b)
+    sync(); return time.perf_counter() - t0
 
 def time_train(model, batches, bf16, warmup, compile=False):
     "Samples/s and wall time of optimizer steps over `batches` after `warmup` untimed ones"
@@ -130,44 +138,36 @@ def time_train(model, batches, bf16, warmup, compile=False):
     def step(b):
         with autocast(bf16): loss = fwd(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    for b in batches[:warmup]: step(b)
-    sync(); t0 = time.perf_counter()
-    for b in batches[warmup:]: step(b)
-    sync(); wall = time.perf_counter() - t0
-    timed = batches[warmup:]
-    return dict(samples_per_s=sum(len(b['labels']) for b in timed) / wall, wall_s=wall, samples=sum(len(b['labels']) for b in timed),
-                lengths=[l for b in timed for l in b['lengths']], tokens_padded=sum(b['input_ids'].numel() for b in timed),
-                tokens=sum(sum(b['lengths']) for b in timed))
+    wall, timed_b = timed(step, batches, warmup), batches[warmup:]
+    n = sum(len(b['labels']) for b in timed_b)
+    return dict(samples_per_s=n / wall, wall_s=wall, samples=n, lengths=[l for b in timed_b for l in b['lengths']],
+                tokens_padded=sum(b['input_ids'].numel() for b in timed_b), tokens=sum(sum(b['lengths']) for b in timed_b))
 
 @torch.no_grad()
 def time_eval(model, batches, bf16, warmup):
+    "Samples/s and wall time of forward passes over `batches` after `warmup` untimed ones"
     model.eval()
-    for b in batches[:warmup]:
+    def step(b):
         with autocast(bf16): model(input_ids=b['input_ids'], attention_mask=b['attention_mask'])
-    sync(); t0 = time.perf_counter()
-    for b in batches[warmup:]:
-        with autocast(bf16): model(input_ids=b['input_ids'], attention_mask=b['attention_mask'])
-    sync(); wall = time.perf_counter() - t0
+    wall = timed(step, batches, warmup)
     n = sum(len(b['labels']) for b in batches[warmup:])
     return dict(samples_per_s=n / wall, wall_s=wall, samples=n)
 
 def measure(spec, data, tiny=False):
     "Run one configuration; returns its row for the results file"
-    mem = Mem()
     if spec.get('path') in ('cached', 'trainer'):           # the package's own code paths, on a `Dataset`
-        mem.start()
-        r = (time_head if spec['path'] == 'cached' else time_trainer)(spec, data, tiny)
-        return {**spec, **r, 'peak_mem_gib': mem.gib()}
+        with Peak() as mem: r = (time_head if spec['path'] == 'cached' else time_trainer)(spec, data, tiny)
+        return {**spec, **r, 'peak_mem_gib': mem.added_gib}
     bf16 = spec['precision'] == 'bf16'
     split = data['test' if spec['phase'] == 'eval' else 'train']
     pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
     warm = 3 if spec.get('compile') or DEV.type == 'cuda' else 1
     batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to)
     if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny)
-    mem.start()
-    model = build(spec, data['pad'], tiny)
-    r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
-    return {**spec, **r, 'peak_mem_gib': mem.gib()}
+    with Peak() as mem:
+        model = build(spec, data['pad'], tiny)
+        r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
+    return {**spec, **r, 'peak_mem_gib': mem.added_gib}
 
 def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu' else 5):
     "Eval samples/s of the base model, the unmerged LoRA model and the merged one, interleaved `rounds` times (median)"
@@ -208,17 +208,107 @@ def time_head(spec, data, tiny):
     return dict(samples_per_s=3 * len(ds) / wall, wall_s=wall, samples=3 * len(ds), feature_pass_s=t_feat,
                 note=f'3 epochs on cached features (batch 1); one backbone pass over {len(ds)} texts took {t_feat:.1f} s')
 
-def time_trainer(spec, data, tiny):
-    "LoRA training through the package's own `make_trainer` (Trainer, collator, length grouping): what users get"
+def package_trainer(spec, data, tiny, out, steps):
+    "LoRA on GPT-2 small's shape and the package's own `make_trainer` (Trainer, collator, length grouping) for `steps` steps of `spec['batch_size']`"
     from datasets import DatasetDict
     from lightweight_ft.models import make_trainer, TrainConfig, load_tokenizer
-    from lightweight_ft.lora import add_lora
-    tok, ds = load_tokenizer(data['tokenizer']), as_dataset(data['train'], spec['batch_size'] * (spec['steps'] + 1))
-    m = add_lora(gpt2_small(data['pad'], tiny))
+    tok, ds = load_tokenizer(data['tokenizer']), as_dataset(data['train'], len(data['train']['ids']))
+    m = add_lora(gpt2_small(data['pad'], tiny), frozen_dtype=spec.get('frozen_dtype'))
+    return make_trainer(m, tok, DatasetDict(train=ds), TrainConfig(batch_size=spec['batch_size'], epochs=1), out=out, max_steps=steps)
+
+def time_trainer(spec, data, tiny):
+    "Samples/s of LoRA training through the package's `Trainer` after its setup and first steps: what users get per step"
+    from transformers import TrainerCallback
+    warm = 3 if DEV.type == 'cuda' else 1
+    class Clock(TrainerCallback):
+        "Time stamps at the end of the warm-up steps and of the last step"
+        t = []
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step in (warm, state.max_steps): sync(); self.t.append(time.perf_counter())
+    lengths = []                                              # real tokens per text, batch by batch, as the collator pads them
     with tempfile.TemporaryDirectory() as d:
-        t = make_trainer(m, tok, DatasetDict(train=ds), TrainConfig(batch_size=spec['batch_size'], epochs=1), out=d)
-        t0 = time.perf_counter(); t.train(); wall = time.perf_counter() - t0
-    return dict(samples_per_s=len(ds) / wall, wall_s=wall, samples=len(ds), note="includes the first (warm-up) step and the Trainer's setup")
+        t = package_trainer(spec, data, tiny, d, spec['steps'] + warm)
+        collate = t.data_collator
+        def counting(features):
+            b = collate(features); lengths.append(b['attention_mask'].sum(1).tolist()); return b
+        t.data_collator = counting
+        t.add_callback(Clock()); t0 = time.perf_counter(); t.train(); total = time.perf_counter() - t0
+    wall, n, timed_len = Clock.t[1] - Clock.t[0], spec['steps'] * spec['batch_size'], [l for b in lengths[warm:warm + spec['steps']] for l in b]
+    return dict(samples_per_s=n / wall, wall_s=wall, samples=n, wall_s_with_setup=total, tokens=sum(timed_len), mean_tokens=float(np.mean(timed_len)),
+                note=f"steps after the Trainer's setup and {warm} warm-up step(s); its length grouping sorts each 50-batch megabatch longest first, "
+                     "so short runs time longer texts than the loop (compare mean_tokens)")
+
+def profile_trainer(spec, data, tiny, steps=30, rows=25):
+    "Top ops by self host time over `steps` LoRA steps through the package's `Trainer` (where a step's host time goes), as text"
+    from torch.profiler import profile, ProfilerActivity
+    with tempfile.TemporaryDirectory() as d:
+        t = package_trainer(spec, data, tiny, d, steps)
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEV.type == 'cuda' else [])
+        with profile(activities=acts) as prof:
+            t0 = time.perf_counter(); t.train(); sync(); wall = time.perf_counter() - t0
+    return f'{steps} steps (setup included) in {wall:.2f} s: {1e3 * wall / steps:.1f} ms a step\n' + prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows)
+
+# ---- tensor memory, counted exactly on fake tensors ----
+class LiveTensors(TorchDispatchMode):
+    "Bytes of live tensor storages: those of `start` (e.g. the weights) and every op's outputs until freed; `.peak` is the most at once"
+    def __init__(self, start=()):
+        super().__init__(); self.live, self.now, self.peak = {}, 0, 0
+        for t in start: self._add(t)
+        self.start = self.now
+    def _add(self, t):
+        ref = StorageWeakRef(t.untyped_storage())
+        if ref.cdata not in self.live: self.live[ref.cdata] = (ref, t.untyped_storage().nbytes()); self.now += self.live[ref.cdata][1]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor): self._add(t)
+        for k in [k for k, (ref, _) in self.live.items() if ref.expired()]: self.now -= self.live.pop(k)[1]
+        self.peak = max(self.peak, self.now)
+        return out
+
+def longest_batch(split, bs, pad):
+    "The `bs` longest texts as one batch, padded to the longest: where a length-grouped epoch peaks"
+    top = np.argsort([len(x) for x in split['ids']], kind='stable')[-bs:]
+    return make_batches(dict(ids=[split['ids'][i] for i in top], labels=[split['labels'][i] for i in top]), bs, pad, 1)[0]
+
+def tensor_peak(spec, data, tiny, fake=True):
+    "Peak live-tensor GiB (weights included) over two training steps of `spec` on its batch of the longest texts; on fake tensors (no arithmetic) unless `fake=False`"
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    model = build(spec, data['pad'], tiny).train()
+    b = longest_batch(data['train'], spec['batch_size'], data['pad'])
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    with FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext(), LiveTensors([*model.parameters(), *model.buffers()]) as live:
+        for _ in range(2):                                     # the second step holds the optimizer state the first made
+            with autocast(spec['precision'] == 'bf16'): loss = model(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
+            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    return dict(tensor_peak_gib=live.peak / 2**30, weights_gib=live.start / 2**30, batch=len(b['labels']), seq_len=b['input_ids'].shape[1])
+
+def tensor_specs(big):
+    "The configurations whose tensor memory `--tensor-memory` counts: each method at batch 8 and `big`, in fp32 and under bf16 autocast"
+    out = []
+    for prec in ('fp32', 'bf16'):
+        fd = 'bfloat16' if prec == 'bf16' else None
+        for bs in (8, big):
+            S = lambda method, **kw: {**dict(method=method, phase='train', batch_size=bs, padding='dynamic', precision=prec, grad_ckpt=False), **kw}
+            out += [S('full'), S('lora', dropout_on='rank', frozen_dtype=fd), S('lora', dropout_on='input', frozen_dtype=fd)]
+            out.append(S('lora', dropout_on='rank', frozen_dtype=fd, gelu='python', role='python gelu'))
+            if prec == 'bf16': out.append(S('lora', dropout_on='rank', frozen_dtype=None, role='fp32 backbone'))
+            if bs == big: out += [S('full', grad_ckpt=True), S('lora', dropout_on='rank', frozen_dtype=fd, grad_ckpt=True)]
+    return out
+
+def tensor_ratios(rows, big) -> dict:
+    "LoRA against full fine-tuning, and each variant against default LoRA, in peak tensor memory; per precision and batch size"
+    def get(**kw): return next((r['tensor_peak_gib'] for r in rows if 'error' not in r and all(r.get(k) == v for k, v in kw.items())), float('nan'))
+    r = {}
+    for prec in ('fp32', 'bf16'):
+        for bs in (8, big):
+            lora = get(precision=prec, batch_size=bs, method='lora', dropout_on='rank', grad_ckpt=False, role=None)
+            r[f'{prec}_lora_vs_full_bs{bs}'] = lora / get(precision=prec, batch_size=bs, method='full', grad_ckpt=False)
+            r[f'{prec}_input_vs_rank_dropout_bs{bs}'] = get(precision=prec, batch_size=bs, method='lora', dropout_on='input') / lora
+            r[f'{prec}_fused_vs_python_gelu_lora_bs{bs}'] = lora / get(precision=prec, batch_size=bs, role='python gelu')
+            if prec == 'bf16': r[f'bf16_vs_fp32_backbone_lora_bs{bs}'] = lora / get(precision=prec, batch_size=bs, role='fp32 backbone')
+        r[f'{prec}_grad_ckpt_lora_bs{big}'] = get(precision=prec, batch_size=big, method='lora', grad_ckpt=True) / get(precision=prec, batch_size=big, method='lora', dropout_on='rank', grad_ckpt=False, role=None)
+    return {k: None if v != v else v for k, v in r.items()}
 
 def profile_top(spec, data, tiny, rows=25):
     "Top ops by device time for a few training steps of `spec` (torch.profiler), as text"
@@ -235,18 +325,20 @@ def profile_top(spec, data, tiny, rows=25):
 # ---- the plan ----
 def plan(a):
     "Every configuration of one run, in order"
-    cpu, prec = DEV.type == 'cpu', 'bf16' if use_bf16() else 'fp32'
+    cpu, prec = DEV.type == 'cpu', a.precision or ('bf16' if use_bf16() else 'fp32')
     S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2) if cpu else dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20)
     if a.tiny: S = {k: 2 for k in S}
     bs, ebs, big = a.batch_size, a.eval_batch_size, a.big_batch
     def T(method, batch, steps, padding='dynamic', precision=prec, phase='train', **kw):
         spec = dict(method=method, phase=phase, batch_size=batch, padding=padding, precision=precision, steps=steps, grad_ckpt=False, compile=False)
-        if method == 'lora': spec['dropout_on'] = 'rank'
+        if method == 'lora':   # as `compare` trains LoRA: rank-side dropout, frozen weights stored in bf16 when training in bf16
+            spec.update(dropout_on='rank', frozen_dtype='bfloat16' if precision == 'bf16' else None)
         return {**spec, **kw}
     head_texts = 256 if cpu else 1248
-    specs = [T('lora', 1, S['ref_train'], 'pad1024', 'fp32', dropout_on='input', role='reference'),
-             T('lora', 1, S['ref_eval'], 'pad1024', 'fp32', phase='eval', dropout_on='input', role='reference'),
+    specs = [T('lora', 1, S['ref_train'], 'pad1024', 'fp32', dropout_on='input', gelu='python', role='reference'),
+             T('lora', 1, S['ref_eval'], 'pad1024', 'fp32', phase='eval', dropout_on='input', gelu='python', role='reference'),
              T('lora', bs, S['train'], role='default'), T('lora', bs, S['train'], dropout_on='input', role='peft dropout'),
+             T('lora', bs, S['train'], gelu='python', role='python gelu'), T('full', bs, S['train'], gelu='python', role='python gelu'),
              T('full', bs, S['train'], role='default'),
              T('eval_trio', ebs, S['eval'], phase='eval', role='default'),
              T('head', ebs, max(1, head_texts // ebs - 1), path='cached', role='default'),
@@ -255,7 +347,9 @@ def plan(a):
     if bs != 8: specs += [T('lora', 8, S['train'], role='memory bs8'), T('full', 8, S['train'], role='memory bs8')]
     for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {}), ('lora', dict(grad_ckpt=True)), ('full', dict(grad_ckpt=True))]:
         specs.append(T(m, big, S['big'], role='memory big batch', **kw))
-    if prec == 'bf16': specs.append(T('lora', bs, S['train'], no_upcast=True, role='no upcast'))
+    if prec == 'bf16':
+        specs += [T('lora', bs, S['train'], no_upcast=True, role='no upcast'),
+                  *[T('lora', b, S['train'], frozen_dtype=None, role='fp32 backbone') for b in sorted({bs, 8})]]
     for b in a.sweep_batch: specs.append(T('lora', b, max(2, S['train'] * 8 // b // 2) if cpu else S['train'], sweep='batch', role='sweep'))
     for L in a.sweep_len: specs.append(T('lora', a.sweep_len_batch, max(2, S['train'] // 3) if cpu else S['train'], f'pad{L}', sweep='seq_len', seq_len=L, role='sweep'))
     if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]   # last: the slowest to start
@@ -346,6 +440,11 @@ def ratios(rows, a):
                 f'grad_ckpt_train_speed_lora_bs{B}': sps(lbc) / sps(lb)})
     r[f'rank_vs_input_dropout_lora_train_speed_bs{B}'] = sps(lb) / sps(lbi)
     if get(role='no upcast'): r['no_upcast_vs_default_lora_train_speed'] = sps(get(role='no upcast')) / sps(eager)
+    r.update(fused_vs_python_gelu_lora_train_speed=sps(eager) / sps(get(role='python gelu', method='lora')),
+             fused_vs_python_gelu_full_train_speed=sps(ft or (fb if a.batch_size == B else None)) / sps(get(role='python gelu', method='full')))
+    fp32_bb = lambda b: get(role='fp32 backbone', batch_size=b)
+    if fp32_bb(a.batch_size): r['bf16_vs_fp32_backbone_lora_train_speed'] = sps(lt) / sps(fp32_bb(a.batch_size))
+    if fp32_bb(8): r.update(bf16_vs_fp32_backbone_lora_peak_mem_bs8=mem(l8) / mem(fp32_bb(8)), lora_fp32_backbone_vs_full_peak_mem_bs8=mem(fp32_bb(8)) / mem(f8))
     lc, fc = get(method='lora', compile=True), get(method='full', compile=True)
     if a.compile: r.update(compiled_vs_eager_lora_train_speed=sps(lc) / sps(eager), compiled_lora_vs_full_train_speed=sps(lc) / sps(fc))
     peak = bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else getattr(a, 'bf16_peak_tflops', None)
@@ -368,10 +467,15 @@ def main():
     p.add_argument('--seed-comparison', action='store_true', help="also time the package's whole seed comparison")
     p.add_argument('--seed-comparison-batch', type=int, nargs='+', default=[8],
                    help="LoRA batch sizes of the timed seed comparisons; the first (the package's default, 8) is the headline")
+    p.add_argument('--tensor-memory', action='store_true',
+                   help='instead of timing: count the peak live-tensor memory of each method at batch 8 and --big-batch, fp32 and bf16, on fake tensors (seconds each)')
     p.add_argument('--profile', default=None, help='write torch.profiler tables of LoRA and full training to this file')
     p.add_argument('--malloc-mmap-threshold', type=int, default=None,
                    help="glibc: serve allocations above this many bytes with mmap, so freed memory leaves the process at once "
                         "(CPU peak memory then tracks live tensors; slows training, so use it for memory runs only)")
+    p.add_argument('--precision', choices=['bf16', 'fp32'], default=None,
+                   help="of the default configurations (default: bf16 on GPUs that support it, else fp32); bf16 on a CPU without bf16 units is "
+                        "slow, so use it there for memory questions only")
     p.add_argument('--only', nargs='+', default=None, help="measure only the configurations of these roles (e.g. reference default 'memory bs8')")
     p.add_argument('--tiny', action='store_true', help='2-layer model and 2 steps per configuration: checks this script, measures nothing')
     p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
@@ -382,11 +486,15 @@ def main():
     quiet()
     with tempfile.TemporaryDirectory() as d:
         data = prepare_data(Path(d)/'data.json')
+        if a.tensor_memory: return write_tensor_memory(a, data)
         lengths = np.array([len(x) for x in data['train']['ids']])
         t0 = time.perf_counter()
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        isolate = DEV.type == 'cpu' and not a.tiny
+        if DEV.type == 'cpu' and not isolate: a.malloc_mmap_threshold = a.malloc_mmap_threshold or 131072   # one process: freed memory must leave it
         env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': str(a.malloc_mmap_threshold)} if a.malloc_mmap_threshold else None
-        rows = run_all(plan(a), Path(d)/'data.json', a.tiny, isolate=DEV.type == 'cpu' and not a.tiny, out=a.out, env=env)
+        if a.profile: write_profile(a, data)           # first: seconds, and a later timeout cannot lose it
+        rows = run_all(plan(a), Path(d)/'data.json', a.tiny, isolate=isolate, out=a.out, env=env)
         rat = ratios(rows, a)
         for r in rows: r.pop('lengths', None)
         res = dict(device=environment()['device'], versions=environment(), settings=settings(a, data, lengths), runs=rows, ratios=rat)
@@ -399,22 +507,46 @@ def main():
             for b in a.seed_comparison_batch:
                 res['seed_comparisons'].append(seed_comparison(a.tiny, b)); print(res['seed_comparisons'][-1], flush=True)
                 res['seed_comparison'] = res['seed_comparisons'][0]; save()
-        if a.profile:
-            prec = rows[2]['precision']
-            txt = [f'== {m} {dict(kw)} bs={a.batch_size} {prec}\n' + profile_top(dict(method=m, batch_size=a.batch_size, precision=prec, **kw), data, a.tiny)
-                   for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {})]]
-            Path(a.profile).write_text('\n\n'.join(txt))
+
+def write_tensor_memory(a, data):
+    "Count each `tensor_specs` configuration's peak tensor memory; write rows, ratios and settings to `a.out`"
+    from lightweight_ft.compare import environment, atomic_write
+    rows = []
+    for spec in tensor_specs(a.big_batch):
+        try: rows.append({**spec, **tensor_peak(spec, data, a.tiny)})
+        except Exception as e: rows.append({**spec, 'error': f'{type(e).__name__}: {e}'})
+        print({k: v for k, v in rows[-1].items() if k not in ('phase', 'padding')}, flush=True)
+    settings = dict(model='GPT2Config() (GPT-2 small shape, random weights)' if not a.tiny else 'tiny 2-layer GPT-2 (script check only)',
+                    what='peak bytes of live tensor storages (weights, gradients, optimizer state, activations, temporaries) over two AdamW steps '
+                         'on the batch of the longest texts at each batch size, counted op by op on fake tensors: exact for these kernels, '
+                         'with no allocator caching or fragmentation', kernels=f'{DEV.type} kernels of torch {torch.__version__}',
+                    command=shlex.join(['python'] + sys.argv))
+    res = dict(device=environment()['device'], versions=environment(), settings=settings, runs=rows, ratios=tensor_ratios(rows, a.big_batch))
+    atomic_write(a.out, lambda f: Path(f).write_text(json.dumps(res, indent=1)))
+    print(json.dumps(res['ratios'], indent=1))
+
+def write_profile(a, data):
+    "torch.profiler tables of LoRA (both dropout placements) and full training at the default batch size, and of LoRA through the package's `Trainer`, to `a.profile`"
+    prec = a.precision or ('bf16' if use_bf16() else 'fp32')
+    fd = 'bfloat16' if prec == 'bf16' else None
+    txt = [f'== {m} {dict(kw)} bs={a.batch_size} {prec}\n' + profile_top(dict(method=m, batch_size=a.batch_size, precision=prec, **kw), data, a.tiny)
+           for m, kw in [('lora', dict(frozen_dtype=fd)), ('lora', dict(dropout_on='input', frozen_dtype=fd)), ('full', {})]]
+    txt.append(f"== LoRA through the package's Trainer, bs=8 {prec}, by self host time\n" + profile_trainer(dict(batch_size=8, frozen_dtype=fd), data, a.tiny))
+    Path(a.profile).write_text('\n\n'.join(txt))
+    if DEV.type == 'cuda': torch.cuda.empty_cache()                 # leave the GPU's memory to the measuring process
 
 def settings(a, data, lengths) -> dict:
     "What was measured and how, for the results file"
     return dict(model='GPT2Config() (GPT-2 small shape, random weights)' if not a.tiny else 'tiny 2-layer GPT-2 (script check only)',
                 tokenizer=data['tokenizer'], data='AG News seed preset (1,250 train / 500 test texts)', mean_tokens=float(lengths.mean()),
                 train_batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, big_batch=a.big_batch, sweep_len_batch=a.sweep_len_batch, optimizer='AdamW',
-                lora=dict(r=8, alpha=32, dropout=0.1, targets=['c_attn', 'c_proj'], dropout_on='rank (default) or input (peft, reference)'),
-                peak_memory='GPU: torch peak allocation; CPU: peak resident memory of a fresh process per configuration, minus its level before the model was built',
+                lora=dict(r=8, alpha=32, dropout=0.1, targets=['c_attn', 'c_proj'], dropout_on='rank (default) or input (peft, reference)',
+                          frozen_dtype="bfloat16 when training in bf16 (as compare does; the 'fp32 backbone' rows keep float32), else float32"),
+                peak_memory='peak above the level at the start of each configuration (before its model is built): GPU: torch peak allocation; '
+                            "CPU: peak resident memory of a fresh process per configuration (the kernel's VmHWM, reset at the start)",
                 flops='model FLOPs on real (unpadded) tokens: forward 24*d^2*layers per token + 4*d*layers*T^2 per sequence (+ LoRA); '
                       'LoRA training = 2x forward (no backbone weight gradients), full = 3x forward',
                 bf16_peak_tflops=bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None,
-                malloc_mmap_threshold=a.malloc_mmap_threshold, command=' '.join(['python'] + sys.argv))
+                precision=a.precision or ('bf16' if use_bf16() else 'fp32'), malloc_mmap_threshold=a.malloc_mmap_threshold, command=shlex.join(['python'] + sys.argv))
 
 if __name__ == '__main__': main()

@@ -17,7 +17,7 @@ import numpy as np, pandas as pd, psutil, torch
 from fastcore.script import call_parse
 from transformers import set_seed
 from .data import LABELS, load_news, select_preset, tokenize
-from .models import TrainConfig, load_tokenizer, load_classifier, make_trainer, evaluate, count_params, model_source
+from .models import TrainConfig, load_tokenizer, load_classifier, make_trainer, evaluate, count_params, model_source, use_bf16
 from .head import pooled_features, head_logits, fit_head, head_module, freeze_backbone
 from .lora import add_lora, lora_param_counts
 
@@ -31,25 +31,43 @@ def bootstrap_ci(correct, n_boot=2000, level=0.95, seed=0) -> tuple:
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
 # %% ../nbs/04_compare.ipynb #9ffaafab
+def _status_gib(key):
+    "A `/proc/self/status` memory field (e.g. `VmHWM`) in GiB, or None where there is no such file"
+    try:
+        with open('/proc/self/status') as f: return next(int(l.split()[1]) * 1024 / 2**30 for l in f if l.startswith(key + ':'))
+    except (OSError, StopIteration): return None
+
+def _reset_rss_peak() -> bool:
+    "Reset the kernel's record of this process's peak resident memory (Linux 4.0+); False where that is not possible"
+    try: Path('/proc/self/clear_refs').write_text('5'); return _status_gib('VmHWM') is not None
+    except OSError: return False
+
 class PeakMemory:
-    "Context manager: `.gib` is the peak GPU allocation, or peak process RSS on CPU, during the block"
-    def __init__(self, interval=0.01): self.interval, self.gib = interval, 0.
+    "Context manager: `.gib` is the block's peak GPU allocation, or peak process RSS on CPU; `.start_gib` the level at its start"
+    _open = []   # blocks in progress: an inner block's reset must not lose an outer block's peak
+    def __init__(self, interval=0.01): self.interval, self.gib, self.start_gib = interval, 0., 0.
     def __enter__(self):
         self.cuda = torch.cuda.is_available()
-        if self.cuda: torch.cuda.reset_peak_memory_stats()
-        else:
-            self._proc, self._peak, self._stop = psutil.Process(), psutil.Process().memory_info().rss, threading.Event()
-            self._t = threading.Thread(target=self._watch, daemon=True); self._t.start()
+        if self.cuda:
+            torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); self.start_gib = torch.cuda.memory_allocated() / 2**30
+            return self
+        self._proc = psutil.Process()
+        self.start_gib = self._peak = self._proc.memory_info().rss / 2**30
+        for outer in PeakMemory._open: outer._peak = max(outer._peak, _status_gib('VmHWM') or 0.)
+        self._exact = _reset_rss_peak()
+        if not self._exact:
+            self._stop = threading.Event(); self._t = threading.Thread(target=self._watch, daemon=True); self._t.start()
+        PeakMemory._open.append(self)
         return self
     def _watch(self):
-        while not self._stop.wait(self.interval): self._peak = max(self._peak, self._proc.memory_info().rss)
+        while not self._stop.wait(self.interval): self._peak = max(self._peak, self._proc.memory_info().rss / 2**30)
     def __exit__(self, *exc):
-        if self.cuda: self.gib = torch.cuda.max_memory_allocated() / 2**30
-        else:
-            self._stop.set(); self._t.join()
-            self.gib = max(self._peak, self._proc.memory_info().rss) / 2**30
+        if self.cuda: torch.cuda.synchronize(); self.gib = torch.cuda.max_memory_allocated() / 2**30; return
+        PeakMemory._open.remove(self)
+        if self._exact: self.gib = max(self._peak, _status_gib('VmHWM'))
+        else: self._stop.set(); self._t.join(); self.gib = max(self._peak, self._proc.memory_info().rss / 2**30)
 
-# %% ../nbs/04_compare.ipynb #0cd89a96
+# %% ../nbs/04_compare.ipynb #1549359e
 def score(preds, labels, loss, n_classes=None) -> dict:
     "Accuracy, 95% bootstrap CI, loss and confusion matrix (rows: true class) for `preds`"
     preds, labels = np.asarray(preds), np.asarray(labels)
@@ -60,7 +78,7 @@ def score(preds, labels, loss, n_classes=None) -> dict:
     return dict(accuracy=float((preds == labels).mean()), ci_low=lo, ci_high=hi, eval_loss=float(loss),
                 confusion=cm.tolist(), preds=preds.tolist())
 
-# %% ../nbs/04_compare.ipynb #b0364b4c
+# %% ../nbs/04_compare.ipynb #4e25a2f9
 def dir_mb(path) -> float:
     "Size on disk of the files under `path`, in MB"
     p = Path(path)
@@ -82,7 +100,7 @@ def save_model(model, tok, path, base, names=LABELS, **meta) -> Path:
     else: tmp.rename(path)
     return path
 
-# %% ../nbs/04_compare.ipynb #1b666f0f
+# %% ../nbs/04_compare.ipynb #8323cca7
 METHODS = ('baseline', 'head', 'lora', 'full')
 
 def _record(method, model_src, data_src, preset, n_train, n_test, params, **kw):
@@ -147,7 +165,51 @@ def _write(out, rec):
     d = Path(out)/'records'; d.mkdir(parents=True, exist_ok=True)
     atomic_write(d/f"{rec['method']}.json", lambda f: Path(f).write_text(json.dumps(rec)))
 
-# %% ../nbs/04_compare.ipynb #8323cca7
+# %% ../nbs/04_compare.ipynb #556fdc70
+def _frozen_methods(model, tok, ds, todo, cfg, head_batch_size, head_init, out, save, record):
+    "`record` `baseline` and `head` (those in `todo`) from the frozen backbone's pooled features; then reset `model` to `head_init`, trainable"
+    labels, n_test = list(ds['test']['label']), len(ds['test'])
+    with PeakMemory() as mem:
+        t0 = time.perf_counter(); f_test = pooled_features(model, tok, ds['test'], cfg.eval_batch_size, 'test features')
+        t_eval = time.perf_counter() - t0
+    if 'baseline' in todo:
+        params = count_params(freeze_backbone(model)); params['trainable'], params['trainable_pct'] = 0, 0.
+        record('baseline', params=params, **_head_score(model, f_test, labels), train_s=0., train_samples_per_s=None,
+               eval_s=t_eval, eval_samples_per_s=n_test / t_eval, peak_mem_gib=mem.gib, adapter_mb=0., history=[])
+    if 'head' in todo:
+        with PeakMemory() as mem:
+            t0 = time.perf_counter()
+            f_train = pooled_features(model, tok, ds['train'], cfg.eval_batch_size, 'train features')
+            hist = fit_head(freeze_backbone(model), f_train, ds['train']['label'], replace(cfg, batch_size=head_batch_size), eval=(f_test, labels))
+            t_train = time.perf_counter() - t0
+        size = 0.
+        if save and is_main():
+            from safetensors.torch import save_file
+            (out/'head').mkdir(exist_ok=True)
+            save_file({k: v.contiguous() for k, v in head_module(model).state_dict().items()}, out/'head'/'head.safetensors')
+            size = dir_mb(out/'head'/'head.safetensors')
+        record('head', params=count_params(model), **_head_score(model, f_test, labels), train_s=t_train,
+               train_samples_per_s=cfg.epochs * len(ds['train']) / t_train, eval_s=t_eval, eval_samples_per_s=n_test / t_eval,
+               peak_mem_gib=mem.gib, adapter_mb=size, history=hist)
+    head_module(model).load_state_dict(head_init)   # the trained methods start from the same untrained head
+    for p in model.parameters(): p.requires_grad_(True)
+
+def _lora_method(model, tok, ds, cfg, lora_kw, out, save, save_steps, model_src, names, record):
+    "`record` `lora`: adapters on `model` (its frozen weights in bf16 where training runs in bf16), trained and scored"
+    kw = dict(frozen_dtype='bfloat16' if use_bf16() else None) | lora_kw
+    pm = add_lora(model, **kw)
+    counts = lora_param_counts(pm)
+    fit = _fit_and_score(pm, tok, ds, cfg, out/'checkpoints'/'lora', list(ds['test']['label']), save_steps)
+    size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save and is_main() else 0.
+    record('lora', params=counts, **fit, lora=counts['lora'], frozen_dtype=str(kw['frozen_dtype'] or 'float32'), adapter_mb=size)
+
+def _full_method(model, tok, ds, cfg, full_lr, out, save_steps, record):
+    "`record` `full`: every weight of `model` trained (float32 master weights) at `full_lr`, then scored"
+    fit = _fit_and_score(model, tok, ds, replace(cfg, lr=full_lr), out/'checkpoints'/'full', list(ds['test']['label']), save_steps)
+    weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
+    record('full', params=count_params(model), **fit, adapter_mb=weights_mb)
+
+# %% ../nbs/04_compare.ipynb #753ba03c
 def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', 'head', 'lora'), out='runs/compare',
             cfg=None, head_batch_size=1, full_lr=5e-5, lora_kw=None, max_length=None, names=LABELS, save=True, save_steps=0) -> pd.DataFrame:
     "Run `methods` on the same data and model; write results, plots and adapters to `out`; return the table"
@@ -159,64 +221,27 @@ def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', '
     recs = {m: r for m in methods if (r := _cached(out, m, settings))}
     for m in recs: print(f'{m}: reusing {out}/records/{m}.json')
     todo = [m for m in methods if m not in recs]
-    if todo:
-        dsd = select_preset(data_src if hasattr(data_src, 'keys') else load_news(data_src, names), preset)
-        tok = load_tokenizer(model_src)
-        ds = tokenize(dsd, tok, max_length)
-        n_train, n_test, labels = len(ds['train']), len(ds['test']), list(ds['test']['label'])
-        common = dict(model_src=model_src, data_src=settings['data'], preset=preset, n_train=n_train, n_test=n_test)
-        set_seed(cfg.seed)
-        model = load_classifier(model_src, names, tok=tok)
-        head_init = {k: v.clone() for k, v in head_module(model).state_dict().items()}
-        if {'baseline', 'head'} & set(todo):
-            with PeakMemory() as mem:
-                t0 = time.perf_counter(); f_test = pooled_features(model, tok, ds['test'], cfg.eval_batch_size, 'test features')
-                t_eval = time.perf_counter() - t0
-            if 'baseline' in todo:
-                params = count_params(freeze_backbone(model)); params['trainable'], params['trainable_pct'] = 0, 0.
-                recs['baseline'] = _record('baseline', params=params, **common, **_head_score(model, f_test, labels),
-                    train_s=0., train_samples_per_s=None, eval_s=t_eval, eval_samples_per_s=n_test / t_eval,
-                    peak_mem_gib=mem.gib, adapter_mb=0., history=[], settings=settings)
-                _write(out, recs['baseline'])
-            if 'head' in todo:
-                with PeakMemory() as mem:
-                    t0 = time.perf_counter()
-                    f_train = pooled_features(model, tok, ds['train'], cfg.eval_batch_size, 'train features')
-                    hist = fit_head(freeze_backbone(model), f_train, ds['train']['label'], replace(cfg, batch_size=head_batch_size), eval=(f_test, labels))
-                    t_train = time.perf_counter() - t0
-                size = 0.
-                if save and is_main():
-                    from safetensors.torch import save_file
-                    (out/'head').mkdir(exist_ok=True)
-                    save_file({k: v.contiguous() for k, v in head_module(model).state_dict().items()}, out/'head'/'head.safetensors')
-                    size = dir_mb(out/'head'/'head.safetensors')
-                recs['head'] = _record('head', params=count_params(model), **common, **_head_score(model, f_test, labels),
-                    train_s=t_train, train_samples_per_s=cfg.epochs * n_train / t_train, eval_s=t_eval, eval_samples_per_s=n_test / t_eval,
-                    peak_mem_gib=mem.gib, adapter_mb=size, history=hist, settings=settings)
-                _write(out, recs['head'])
-            head_module(model).load_state_dict(head_init)
-        if 'lora' in todo:
-            for p in model.parameters(): p.requires_grad_(True)
-            pm = add_lora(model, **lora_kw)
-            counts = lora_param_counts(pm)
-            fit = _fit_and_score(pm, tok, ds, cfg, out/'checkpoints'/'lora', labels, save_steps)
-            size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save and is_main() else 0.
-            recs['lora'] = _record('lora', params=counts, **common, **fit, lora=counts['lora'], adapter_mb=size, settings=settings)
-            _write(out, recs['lora'])
-            del pm
-        if 'full' in todo:
-            if 'lora' in todo:   # the LoRA wrapper holds the model: start full fine-tuning from fresh weights
-                set_seed(cfg.seed)
-                model = load_classifier(model_src, names, tok=tok)
-                head_module(model).load_state_dict(head_init)
-            for p in model.parameters(): p.requires_grad_(True)
-            fit = _fit_and_score(model, tok, ds, replace(cfg, lr=full_lr), out/'checkpoints'/'full', labels, save_steps)
-            weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
-            recs['full'] = _record('full', params=count_params(model), **common, **fit, adapter_mb=weights_mb, settings=settings)
-            _write(out, recs['full'])
+    if not todo: return write_report([recs[m] for m in methods], out)
+    dsd = select_preset(data_src if hasattr(data_src, 'keys') else load_news(data_src, names), preset)
+    tok = load_tokenizer(model_src)
+    ds = tokenize(dsd, tok, max_length)
+    def record(method, **kw):   # saved at once, so a later failure loses nothing
+        recs[method] = r = _record(method, model_src, settings['data'], preset, len(ds['train']), len(ds['test']), settings=settings, **kw)
+        _write(out, r)
+    def fresh_model(head=None):   # every method starts from the same weights and the same untrained head
+        set_seed(cfg.seed); m = load_classifier(model_src, names, tok=tok)
+        if head: head_module(m).load_state_dict(head)
+        return m
+    model = fresh_model()
+    head_init = {k: v.clone() for k, v in head_module(model).state_dict().items()}
+    if {'baseline', 'head'} & set(todo): _frozen_methods(model, tok, ds, todo, cfg, head_batch_size, head_init, out, save, record)
+    if 'lora' in todo:
+        _lora_method(model, tok, ds, cfg, lora_kw, out, save, save_steps, model_src, names, record)
+        model = fresh_model(head_init) if 'full' in todo else None   # the adapters now wrap `model`
+    if 'full' in todo: _full_method(model, tok, ds, cfg, full_lr, out, save_steps, record)
     return write_report([recs[m] for m in methods], out)
 
-# %% ../nbs/04_compare.ipynb #23a2860f
+# %% ../nbs/04_compare.ipynb #019ef3aa
 COLUMNS = ['model', 'preset', 'n_train', 'n_test', 'accuracy', 'ci_low', 'ci_high', 'eval_loss', 'trainable', 'total', 'trainable_pct',
            'train_s', 'train_samples_per_s', 'eval_samples_per_s', 'peak_mem_gib', 'adapter_mb']
 
@@ -249,7 +274,7 @@ def to_markdown(df) -> str:
                     f"{f(r.train_s, '.0f')} s | {f(r.train_samples_per_s, '.1f')} | {f(r.eval_samples_per_s, '.1f')} | {r.peak_mem_gib:.2f} | {r.adapter_mb:.2f} |")
     return '\n'.join(rows)
 
-# %% ../nbs/04_compare.ipynb #7f01a66a
+# %% ../nbs/04_compare.ipynb #16058ecd
 def plot_accuracy(df, path=None):
     "Accuracy per method with 95% CIs and the chance line"
     import matplotlib.pyplot as plt
@@ -308,7 +333,7 @@ def write_report(recs, out) -> pd.DataFrame:
         atomic_write(out/f'{nm}.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
     return df
 
-# %% ../nbs/04_compare.ipynb #46eb6e7a
+# %% ../nbs/04_compare.ipynb #1d67fb96
 @call_parse
 def compare_cli(
     model:str='gpt2', # hub id, model folder or .gguf file
@@ -325,6 +350,7 @@ def compare_cli(
     alpha:int=32, # LoRA alpha
     dropout:float=0.1, # LoRA dropout
     dropout_on:str='rank', # LoRA dropout on the adapter's rank-r output ('rank', fast) or on its input ('input', peft's placement)
+    frozen_dtype:str=None, # LoRA: store the frozen weights in this dtype (default: bfloat16 on GPUs that train in bf16, else float32)
     seed:int=42, # random seed
     save_steps:int=0, # checkpoint every N training steps, so an interrupted run resumes (0: no checkpoints)
 ):
@@ -332,6 +358,6 @@ def compare_cli(
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     Path(out).mkdir(parents=True, exist_ok=True)
     if is_main(): (Path(out)/'command.txt').write_text('lightweight-ft compare ' + ' '.join(map(shlex.quote, sys.argv[2:])) + '\n')
-    df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout, dropout_on=dropout_on), save_steps=save_steps)
+    df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout, dropout_on=dropout_on, **({'frozen_dtype': frozen_dtype} if frozen_dtype else {})), save_steps=save_steps)
     if is_main(): print((Path(out)/'results.md').read_text())
     return df

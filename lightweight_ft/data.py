@@ -116,15 +116,13 @@ def _hub_load(src):
 
 def load_news(src='ag_news', names=LABELS) -> DatasetDict:
     "`train`/`test` `DatasetDict` from a hub id, a folder of split files, or a `(train_file, test_file)` pair"
-    if isinstance(src, (tuple, list)): splits = dict(zip(['train', 'test'], map(Path, src)))
-    elif Path(src).is_dir(): splits = {s: _find_split(Path(src), s) for s in ('train', 'test')}
+    if isinstance(src, (tuple, list)): files = dict(zip(['train', 'test'], map(Path, src)))
+    elif Path(src).is_dir(): files = {s: _find_split(Path(src), s) for s in ('train', 'test')}
     elif Path(src).exists() or os.sep in str(src) or Path(str(src)).suffix:
         raise FileNotFoundError(f"{src} is not a folder holding train/test files. Pass a folder, a (train, test) pair, or a hub id.")
-    else:
-        dsd = _hub_load(src)
-        dsd = DatasetDict(train=dsd['train'], test=dsd['test'])
-        return dsd.cast_column('label', ClassLabel(names=names))
-    dsd = DatasetDict({s: _check_texts(read_split(p, names), s) for s, p in splits.items()})
+    else: files = None   # a hub id
+    dsd = (DatasetDict({s: _check_texts(read_split(f, names), s) for s, f in files.items()}) if files
+           else DatasetDict(train=(hub := _hub_load(src))['train'], test=hub['test']))
     return dsd.cast_column('label', ClassLabel(names=names))
 
 # %% ../nbs/00_data.ipynb #c1a1cc02

@@ -34,10 +34,30 @@ def test_benchmark_script_tiny(tmp_path):
     assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
     assert 'aten::' in (tmp_path/'prof.txt').read_text()
 
-def test_benchmark_flop_count():
-    "The FLOP count behind MFU: GPT-2 small's 85M matmul weights give 2 FLOPs each per token forward; LoRA training is 2x forward, full 3x"
+def bench_module():
+    "bench/run.py as a module"
     import importlib.util
     spec = importlib.util.spec_from_file_location('bench_run', ROOT/'bench'/'run.py'); b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    return b
+
+def test_tensor_memory_count():
+    "The benchmark's live-tensor count: exact bytes for tensors made and freed, and (within 1%) the same peak on fake tensors as on real ones"
+    import torch
+    b = bench_module()
+    with b.LiveTensors() as live:
+        x = torch.ones(1000); y = x * 2; del x, y; z = torch.ones(10)
+    assert (live.peak, live.now) == (8000, 40)
+    rng = __import__('random').Random(0)
+    data = dict(pad=0, train=dict(ids=[[rng.randrange(1, 1000) for _ in range(n)] for n in (5, 9, 17, 30, 3, 12, 8, 40)], labels=[0, 1, 2, 3] * 2))
+    for spec in [dict(method='lora', dropout_on='rank', frozen_dtype=None), dict(method='full')]:
+        spec = dict(spec, batch_size=4, precision='fp32', grad_ckpt=False)
+        real, fake = b.tensor_peak(spec, data, tiny=True, fake=False), b.tensor_peak(spec, data, tiny=True)
+        assert real['seq_len'] == fake['seq_len'] == 40 and real['batch'] == 4 and real['weights_gib'] == fake['weights_gib'] > 0, (spec, real, fake)
+        assert real['tensor_peak_gib'] > real['weights_gib'] and abs(fake['tensor_peak_gib'] / real['tensor_peak_gib'] - 1) < 0.01, (spec, real, fake)   # fake kernels may differ by a temporary
+
+def test_benchmark_flop_count():
+    "The FLOP count behind MFU: GPT-2 small's 85M matmul weights give 2 FLOPs each per token forward; LoRA training is 2x forward, full 3x"
+    b = bench_module()
     assert 12 * 12 * 768**2 == 84_934_656                        # qkv + proj + mlp weights of 12 blocks
     assert b.forward_flops([1]) == 2 * 84_934_656 + 4 * 768 * 12
     assert b.forward_flops([10, 20]) == 30 * 2 * 84_934_656 + 4 * 768 * 12 * (100 + 400)
