@@ -170,7 +170,7 @@ def measure(spec, data, tiny=False):
     return {**spec, **r, 'peak_mem_gib': mem.added_gib}
 
 def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu' else 5):
-    "Eval samples/s of the base model, the unmerged LoRA model and the merged one, interleaved `rounds` times (median)"
+    "Eval samples/s of the base model, the unmerged LoRA model and the merged one (float32 weights, as `predict` loads them), interleaved `rounds` times (median)"
     import copy
     lora = build(dict(method='lora'), data['pad'], tiny)
     for n, p in lora.named_parameters():                      # non-zero B, so merging changes the weights
@@ -213,7 +213,7 @@ def package_trainer(spec, data, tiny, out, steps):
     from datasets import DatasetDict
     from lightweight_ft.models import make_trainer, TrainConfig, load_tokenizer
     tok, ds = load_tokenizer(data['tokenizer']), as_dataset(data['train'], len(data['train']['ids']))
-    m = add_lora(gpt2_small(data['pad'], tiny), frozen_dtype=spec.get('frozen_dtype'))
+    m = add_lora(gpt2_small(data['pad'], tiny), frozen_dtype=spec.get('frozen_dtype') if use_bf16() else None)   # the Trainer trains in bf16 only where use_bf16()
     return make_trainer(m, tok, DatasetDict(train=ds), TrainConfig(batch_size=spec['batch_size'], epochs=1), out=out, max_steps=steps)
 
 def time_trainer(spec, data, tiny):
@@ -233,7 +233,8 @@ def time_trainer(spec, data, tiny):
             b = collate(features); lengths.append(b['attention_mask'].sum(1).tolist()); return b
         t.data_collator = counting
         t.add_callback(Clock()); t0 = time.perf_counter(); t.train(); total = time.perf_counter() - t0
-    wall, n, timed_len = Clock.t[1] - Clock.t[0], spec['steps'] * spec['batch_size'], [l for b in lengths[warm:warm + spec['steps']] for l in b]
+    timed_len = [l for b in lengths[warm:warm + spec['steps']] for l in b]     # an epoch's last batch may be short
+    wall, n = Clock.t[1] - Clock.t[0], len(timed_len)
     return dict(samples_per_s=n / wall, wall_s=wall, samples=n, wall_s_with_setup=total, tokens=sum(timed_len), mean_tokens=float(np.mean(timed_len)),
                 note=f"steps after the Trainer's setup and {warm} warm-up step(s); its length grouping sorts each 50-batch megabatch longest first, "
                      "so short runs time longer texts than the loop (compare mean_tokens)")

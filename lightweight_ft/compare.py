@@ -38,34 +38,41 @@ def _status_gib(key):
     except (OSError, StopIteration): return None
 
 def _reset_rss_peak() -> bool:
-    "Reset the kernel's record of this process's peak resident memory (Linux 4.0+); False where that is not possible"
-    try: Path('/proc/self/clear_refs').write_text('5'); return _status_gib('VmHWM') is not None
+    "Reset the kernel's record of this process's peak resident memory (Linux 4.0+); True if that record now reads as a peak from here on"
+    try: Path('/proc/self/clear_refs').write_text('5')
     except OSError: return False
+    hwm, rss = _status_gib('VmHWM'), _status_gib('VmRSS')
+    return hwm is not None and rss is not None and hwm <= rss + 2**-10   # reset, or the process's peak is now anyway
 
 class PeakMemory:
     "Context manager: `.gib` is the block's peak GPU allocation, or peak process RSS on CPU; `.start_gib` the level at its start"
     _open = []   # blocks in progress: an inner block's reset must not lose an outer block's peak
     def __init__(self, interval=0.01): self.interval, self.gib, self.start_gib = interval, 0., 0.
+    def _peak_now(self) -> float:
+        "The peak since the last reset: torch's on a GPU; the kernel's record, or the current RSS when sampling, on a CPU"
+        if self.cuda: return torch.cuda.max_memory_allocated() / 2**30
+        return _status_gib('VmHWM') if self._exact else self._proc.memory_info().rss / 2**30
     def __enter__(self):
         self.cuda = torch.cuda.is_available()
+        if self.cuda: torch.cuda.synchronize()
+        for outer in PeakMemory._open: outer._peak = max(outer._peak, outer._peak_now())
         if self.cuda:
-            torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); self.start_gib = torch.cuda.memory_allocated() / 2**30
-            return self
-        self._proc = psutil.Process()
-        self.start_gib = self._peak = self._proc.memory_info().rss / 2**30
-        for outer in PeakMemory._open: outer._peak = max(outer._peak, _status_gib('VmHWM') or 0.)
-        self._exact = _reset_rss_peak()
-        if not self._exact:
-            self._stop = threading.Event(); self._t = threading.Thread(target=self._watch, daemon=True); self._t.start()
+            torch.cuda.reset_peak_memory_stats(); self.start_gib = torch.cuda.memory_allocated() / 2**30
+        else:
+            self._proc = psutil.Process(); self.start_gib = self._proc.memory_info().rss / 2**30
+            self._exact = _reset_rss_peak()
+            if not self._exact:
+                self._stop = threading.Event(); self._t = threading.Thread(target=self._watch, daemon=True); self._t.start()
+        self._peak = self.start_gib
         PeakMemory._open.append(self)
         return self
     def _watch(self):
         while not self._stop.wait(self.interval): self._peak = max(self._peak, self._proc.memory_info().rss / 2**30)
     def __exit__(self, *exc):
-        if self.cuda: torch.cuda.synchronize(); self.gib = torch.cuda.max_memory_allocated() / 2**30; return
+        if self.cuda: torch.cuda.synchronize()
+        elif not self._exact: self._stop.set(); self._t.join()
         PeakMemory._open.remove(self)
-        if self._exact: self.gib = max(self._peak, _status_gib('VmHWM'))
-        else: self._stop.set(); self._t.join(); self.gib = max(self._peak, self._proc.memory_info().rss / 2**30)
+        self.gib = max(self._peak, self._peak_now())
 
 # %% ../nbs/04_compare.ipynb #1549359e
 def score(preds, labels, loss, n_classes=None) -> dict:
@@ -194,14 +201,23 @@ def _frozen_methods(model, tok, ds, todo, cfg, head_batch_size, head_init, out, 
     head_module(model).load_state_dict(head_init)   # the trained methods start from the same untrained head
     for p in model.parameters(): p.requires_grad_(True)
 
+def _lora_kw(lora_kw) -> dict:
+    "`lora_kw` with the frozen weights' dtype by name, bf16 by default where training runs in bf16; refuses a frozen dtype without bf16 training"
+    kw = dict(lora_kw or {})
+    if use_bf16(): kw.setdefault('frozen_dtype', 'bfloat16')
+    if isinstance(kw.get('frozen_dtype'), torch.dtype): kw['frozen_dtype'] = str(kw['frozen_dtype']).removeprefix('torch.')
+    if kw.get('frozen_dtype') not in (None, 'float32') and not use_bf16():
+        raise ValueError(f"frozen_dtype={kw['frozen_dtype']!r} needs training under bf16 autocast (a GPU with bf16 support), but here training "
+                         "runs in float32: drop frozen_dtype (--frozen-dtype).")
+    return kw
+
 def _lora_method(model, tok, ds, cfg, lora_kw, out, save, save_steps, model_src, names, record):
     "`record` `lora`: adapters on `model` (its frozen weights in bf16 where training runs in bf16), trained and scored"
-    kw = dict(frozen_dtype='bfloat16' if use_bf16() else None) | lora_kw
-    pm = add_lora(model, **kw)
+    pm = add_lora(model, **lora_kw)
     counts = lora_param_counts(pm)
     fit = _fit_and_score(pm, tok, ds, cfg, out/'checkpoints'/'lora', list(ds['test']['label']), save_steps)
     size = dir_mb(save_model(pm, tok, out/'lora', model_src, names, method='lora')/'adapter_model.safetensors') if save and is_main() else 0.
-    record('lora', params=counts, **fit, lora=counts['lora'], frozen_dtype=str(kw['frozen_dtype'] or 'float32'), adapter_mb=size)
+    record('lora', params=counts, **fit, lora=counts['lora'], frozen_dtype=lora_kw.get('frozen_dtype') or 'float32', adapter_mb=size)
 
 def _full_method(model, tok, ds, cfg, full_lr, out, save_steps, record):
     "`record` `full`: every weight of `model` trained (float32 master weights) at `full_lr`, then scored"
@@ -213,7 +229,7 @@ def _full_method(model, tok, ds, cfg, full_lr, out, save_steps, record):
 def compare(model_src, data_src='ag_news', preset='seed', methods=('baseline', 'head', 'lora'), out='runs/compare',
             cfg=None, head_batch_size=1, full_lr=5e-5, lora_kw=None, max_length=None, names=LABELS, save=True, save_steps=0) -> pd.DataFrame:
     "Run `methods` on the same data and model; write results, plots and adapters to `out`; return the table"
-    cfg, lora_kw, out = cfg or TrainConfig(), lora_kw or {}, Path(out)
+    cfg, lora_kw, out = cfg or TrainConfig(), _lora_kw(lora_kw), Path(out)
     bad = set(methods) - set(METHODS)
     if bad: raise ValueError(f"unknown method(s) {sorted(bad)}; choose from {METHODS}")
     out.mkdir(parents=True, exist_ok=True)

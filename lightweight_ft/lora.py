@@ -12,6 +12,7 @@ from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from peft import LoraConfig, TaskType, get_peft_model
 from peft.tuners.lora import LoraLayer
+from transformers.pytorch_utils import Conv1D
 from .models import count_params
 from .head import head_module
 
@@ -49,11 +50,13 @@ def move_dropout_to_rank(model):
     return model
 
 def cast_frozen(model, dtype):
-    "Store `model`'s frozen floating-point parameters in `dtype` (a `torch.dtype` or its name); trainable ones keep theirs"
+    "Store the frozen weights of `model`'s linear layers in `dtype` (a `torch.dtype` or its name); embeddings, norms and trainable weights keep theirs"
     dt = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
     if not isinstance(dt, torch.dtype): raise ValueError(f"frozen_dtype={dtype!r} is not a torch dtype: pass one or its name, e.g. 'bfloat16'")
-    for p in model.parameters():
-        if not p.requires_grad and p.is_floating_point(): p.data = p.data.to(dt)
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, Conv1D)):
+            for p in m.parameters(recurse=False):
+                if not p.requires_grad: p.data = p.data.to(dt)
     return model
 
 def add_lora(model, dropout_on='rank', frozen_dtype=None, **kw):

@@ -17,22 +17,23 @@ def test_benchmark_script_tiny(tmp_path):
     import json
     run = lambda out, *args: subprocess.run([sys.executable, 'bench/run.py', '--tiny', '--out', str(tmp_path/out), '--sweep-batch', '2', '--sweep-len', '32', *args],
                                             cwd=ROOT, check=True, capture_output=True, text=True)
-    run('head.json', '--only', 'reference', 'default', '--seed-comparison', '--seed-comparison-batch', '8', '4')
-    run('extras.json', '--only', 'peft dropout', 'head through backbone', 'package Trainer', 'memory big batch', 'sweep', '--profile', str(tmp_path/'prof.txt'))
+    run('head.json', '--only', 'reference', 'default', 'python gelu', '--seed-comparison', '--seed-comparison-batch', '8', '4', '--profile', str(tmp_path/'prof.txt'))
+    run('extras.json', '--only', 'peft dropout', 'head through backbone', 'package Trainer', 'memory big batch', 'sweep')
     subprocess.run([sys.executable, 'bench/combine.py', str(tmp_path/'head.json'), str(tmp_path/'extras.json'), '--out', str(tmp_path/'all.json')],
                    cwd=ROOT, check=True, capture_output=True, text=True)
     res = json.loads((tmp_path/'all.json').read_text())
     assert {'device', 'versions', 'settings', 'runs', 'ratios', 'seed_comparison'} <= set(res)
     assert [r for r in res['runs'] if 'error' in r] == []
     assert [s['lora_batch_size'] for s in res['seed_comparisons']] == [8, 4]
-    headline = {'lora_train_vs_reference', 'eval_vs_reference', 'lora_vs_full_train_speed', 'lora_vs_full_peak_mem_bs8', 'merged_vs_base_eval_speed'}
+    headline = {'lora_train_vs_reference', 'eval_vs_reference', 'lora_vs_full_train_speed', 'lora_vs_full_peak_mem_bs8', 'merged_vs_base_eval_speed',
+                'fused_vs_python_gelu_lora_train_speed', 'fused_vs_python_gelu_full_train_speed'}
     extras = {'lora_vs_full_peak_mem_bs64', 'grad_ckpt_peak_mem_lora_bs64', 'rank_vs_input_dropout_lora_train_speed_bs64', 'input_vs_rank_dropout_peak_mem_bs64'}
     assert headline <= {k for k, c in res['ratio_call'].items() if c == 'headline'} and extras <= {k for k, c in res['ratio_call'].items() if c == 'extras'}
     assert 'head_cached_vs_backbone_train_speed' not in res['ratios']   # its two rows are in different calls: no ratio mixes them
     assert None not in res['ratios'].values()
     merged = next(r for r in res['runs'] if r['method'] == 'merged')
     assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
-    assert 'aten::' in (tmp_path/'prof.txt').read_text()
+    assert 'aten::' in (tmp_path/'prof.txt').read_text() and "through the package's Trainer" in (tmp_path/'prof.txt').read_text()
 
 def bench_module():
     "bench/run.py as a module"
