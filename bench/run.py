@@ -123,6 +123,11 @@ def build(spec, pad, tiny):
 
 def autocast(bf16): return torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=bf16)
 
+def train_step(model, opt, b, bf16):
+    "One optimizer step of `model` on batch `b`"
+    with autocast(bf16): loss = model(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
+    loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+
 def timed(step, batches, warmup) -> float:
     "Wall seconds of `step(b)` over `batches` after `warmup` untimed calls"
     for b in batches[:warmup]: step(b)
@@ -135,10 +140,7 @@ def time_train(model, batches, bf16, warmup, compile=False):
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
     fwd = torch.compile(model, dynamic=True) if compile else model   # one graph for every batch length
-    def step(b):
-        with autocast(bf16): loss = fwd(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    wall, timed_b = timed(step, batches, warmup), batches[warmup:]
+    wall, timed_b = timed(lambda b: train_step(fwd, opt, b, bf16), batches, warmup), batches[warmup:]
     n = sum(len(b['labels']) for b in timed_b)
     return dict(samples_per_s=n / wall, wall_s=wall, samples=n, lengths=[l for b in timed_b for l in b['lengths']],
                 tokens_padded=sum(b['input_ids'].numel() for b in timed_b), tokens=sum(sum(b['lengths']) for b in timed_b))
@@ -279,9 +281,7 @@ def tensor_peak(spec, data, tiny, fake=True):
     b = longest_batch(data['train'], spec['batch_size'], data['pad'])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     with FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext(), LiveTensors([*model.parameters(), *model.buffers()]) as live:
-        for _ in range(2):                                     # the second step holds the optimizer state the first made
-            with autocast(spec['precision'] == 'bf16'): loss = model(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss
-            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        for _ in range(2): train_step(model, opt, b, spec['precision'] == 'bf16')   # the second step holds the optimizer state the first made
     return dict(tensor_peak_gib=live.peak / 2**30, weights_gib=live.start / 2**30, batch=len(b['labels']), seq_len=b['input_ids'].shape[1])
 
 def tensor_specs(big):
