@@ -3,7 +3,8 @@
 GPT-2 small's exact shape (`GPT2Config()`, random weights: speed only, never accuracy), the real GPT-2
 tokenizer and real AG News texts (from `shared/`, else the hub). One run on one machine measures:
 (a) the reference: LoRA, batch 1, every text padded to 1,024 tokens, fp32;
-(b) the defaults: batches padded to their own longest text and grouped by length, bf16 autocast on GPUs (LoRA's
+(b) the defaults: batches grouped by length and padded to their own longest text (rounded up to a multiple of 32 on
+    GPUs, as the package pads), bf16 autocast on GPUs (LoRA's
     frozen weights stored in bf16 there), LoRA dropout on the rank side; for head-only (cached features), LoRA and full fine-tuning;
 plus peft's dropout placement, gradient checkpointing, merged inference, the package's own `Trainer`
 path, and LoRA throughput and peak memory against batch size and sequence length.
@@ -66,8 +67,8 @@ def prepare_data(path):
     Path(path).write_text(json.dumps(d))
     return d
 
-def make_batches(split, bs, pad, n, pad_to=None, seed=0):
-    "`n` batches of `bs` texts: padded to `pad_to`, or length-grouped (every text, the last batch short; `n` of them spread over the lengths) and padded to their own longest"
+def make_batches(split, bs, pad, n, pad_to=None, seed=0, multiple=1):
+    "`n` batches of `bs` texts: padded to `pad_to`, or length-grouped (every text, the last batch short; `n` of them spread over the lengths) and padded to their own longest rounded up to `multiple`"
     ids, labels = split['ids'], split['labels']
     order = np.arange(len(ids)) if pad_to else np.argsort([len(x) for x in ids], kind='stable')
     last = len(order) - bs + 1 if pad_to else len(order)      # grouped batches keep the longest texts too
@@ -78,7 +79,7 @@ def make_batches(split, bs, pad, n, pad_to=None, seed=0):
     chunks = (chunks * math.ceil(n / max(len(chunks), 1)))[:n]
     out = []
     for c in chunks:
-        L = pad_to or max(len(ids[i]) for i in c)
+        L = pad_to or -(-max(len(ids[i]) for i in c) // multiple) * multiple
         x = torch.full((len(c), L), pad, dtype=torch.long); m = torch.zeros_like(x)
         for r, i in enumerate(c):
             t = ids[i][:L]; x[r, :len(t)] = torch.tensor(t); m[r, :len(t)] = 1
@@ -164,14 +165,36 @@ def measure(spec, data, tiny=False):
     split = data['test' if spec['phase'] == 'eval' else 'train']
     pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
     warm = 3 if spec.get('compile') or DEV.type == 'cuda' else 1
-    batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to)
-    if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny)
-    with Peak() as mem:
+    batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to, multiple=spec.get('pad_multiple', 1))
+    if spec.get('warm_shapes'): batches = shape_warmup(batches[warm:]) + batches; warm = len(batches) - spec['steps']
+    if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny, warm)
+    with Peak() as mem, sdpa_backends(spec.get('sdpa')):
         model = build(spec, data['pad'], tiny)
         r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
-    return {**spec, **r, 'peak_mem_gib': mem.added_gib}
+    return {**spec, **r, 'warmup_steps': warm, 'shapes': len({tuple(b['input_ids'].shape) for b in batches[warm:]}), 'peak_mem_gib': mem.added_gib}
 
-def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu' else 5):
+def shape_warmup(batches) -> list:
+    "One batch of each shape in `batches`: untimed steps on them first leave only steady-state steps to time (on GPUs a new shape costs extra, once)"
+    seen = {}
+    for b in batches: seen.setdefault(tuple(b['input_ids'].shape), b)
+    return list(seen.values())
+
+def sdpa_backends(which):
+    "`'no cudnn'`: attention without cuDNN's kernels (which are built per input shape); None: PyTorch's own choice"
+    if which is None: return contextlib.nullcontext()
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+def sdpa_choice(bs=32, L=64, d=768, heads=12) -> str:
+    "The attention kernel PyTorch picks for a GPT-2-small-shaped bf16 call with a padding mask (as training makes), on this device"
+    if DEV.type != 'cuda': return 'cpu'
+    from torch.nn.attention import SDPBackend
+    q = torch.randn(bs, heads, L, d // heads, device=DEV, dtype=torch.bfloat16, requires_grad=True)
+    mask = torch.ones(bs, 1, L, L, device=DEV, dtype=torch.bool).tril()
+    try: return SDPBackend(torch._fused_sdp_choice(q, q, q, mask)).name
+    except Exception as e: return f'unknown ({type(e).__name__}: {e})'        # a private call: it must not cost the run
+
+def time_eval_trio(spec, batches, data, bf16, tiny, warm=1, rounds=2 if DEV.type == 'cpu' else 5):
     "Eval samples/s of the base model, the unmerged LoRA model and the merged one (float32 weights, as `predict` loads them), interleaved `rounds` times (median)"
     import copy
     lora = build(dict(method='lora'), data['pad'], tiny)
@@ -181,12 +204,12 @@ def time_eval_trio(spec, batches, data, bf16, tiny, rounds=2 if DEV.type == 'cpu
     base = gpt2_small(data['pad'], tiny)
     models, speeds = dict(base=base, lora=lora, merged=merged), {k: [] for k in ('base', 'lora', 'merged')}
     for _ in range(rounds):
-        for k, m in models.items(): speeds[k].append(time_eval(m, batches, bf16, 1)['samples_per_s'])
+        for k, m in models.items(): speeds[k].append(time_eval(m, batches, bf16, warm)['samples_per_s'])
     with torch.no_grad(), autocast(bf16):
         b = batches[0]; lora.eval(); merged.eval()
         diff = (lora(input_ids=b['input_ids'], attention_mask=b['attention_mask']).logits.float()
                 - merged(input_ids=b['input_ids'], attention_mask=b['attention_mask']).logits.float()).abs().max().item()
-    n = sum(len(b['labels']) for b in batches[1:])
+    n = sum(len(b['labels']) for b in batches[warm:])
     return [{**spec, 'method': k, 'samples_per_s': statistics.median(v), 'samples_per_s_rounds': v, 'samples': n * rounds,
              'wall_s': n * rounds / statistics.median(v), 'peak_mem_gib': None, **({'max_logit_diff_vs_unmerged': diff} if k == 'merged' else {})}
             for k, v in speeds.items()]
@@ -227,19 +250,20 @@ def time_trainer(spec, data, tiny):
         t = []
         def on_step_end(self, args, state, control, **kw):
             if state.global_step in (warm, state.max_steps): sync(); self.t.append(time.perf_counter())
-    lengths = []                                              # real tokens per text, batch by batch, as the collator pads them
+    lengths, padded = [], []                                  # real tokens per text, and padded tokens, batch by batch, as the collator pads them
     with tempfile.TemporaryDirectory() as d:
         t = package_trainer(spec, data, tiny, d, spec['steps'] + warm)
         collate = t.data_collator
         def counting(features):
-            b = collate(features); lengths.append(b['attention_mask'].sum(1).tolist()); return b
+            b = collate(features); lengths.append(b['attention_mask'].sum(1).tolist()); padded.append(b['input_ids'].numel()); return b
         t.data_collator = counting
         t.add_callback(Clock()); t0 = time.perf_counter(); t.train(); total = time.perf_counter() - t0
     timed_len = [l for b in lengths[warm:warm + spec['steps']] for l in b]     # an epoch's last batch may be short
     wall, n = Clock.t[1] - Clock.t[0], len(timed_len)
     return dict(samples_per_s=n / wall, wall_s=wall, samples=n, wall_s_with_setup=total, tokens=sum(timed_len), mean_tokens=float(np.mean(timed_len)),
-                note=f"steps after the Trainer's setup and {warm} warm-up step(s); its length grouping sorts each 50-batch megabatch longest first, "
-                     "so short runs time longer texts than the loop (compare mean_tokens)")
+                tokens_padded=sum(padded[warm:warm + spec['steps']]),
+                note=f"steps after the Trainer's setup and {warm} warm-up step(s), the first on the batch of the longest texts; then length-grouped "
+                     "batches in random order (compare mean_tokens and tokens_padded with the loop's)")
 
 def profile_trainer(spec, data, tiny, steps=30, rows=25):
     "Top ops by self host time over `steps` LoRA steps through the package's `Trainer` (where a step's host time goes), as text"
@@ -327,11 +351,12 @@ def profile_top(spec, data, tiny, rows=25):
 def plan(a):
     "Every configuration of one run, in order"
     cpu, prec = DEV.type == 'cpu', a.precision or ('bf16' if use_bf16() else 'fp32')
-    S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2) if cpu else dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20)
+    S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2) if cpu else dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20, cold=40)
     if a.tiny: S = {k: 2 for k in S}
     bs, ebs, big = a.batch_size, a.eval_batch_size, a.big_batch
     def T(method, batch, steps, padding='dynamic', precision=prec, phase='train', **kw):
-        spec = dict(method=method, phase=phase, batch_size=batch, padding=padding, precision=precision, steps=steps, grad_ckpt=False, compile=False)
+        spec = dict(method=method, phase=phase, batch_size=batch, padding=padding, precision=precision, steps=steps, grad_ckpt=False, compile=False,
+                    pad_multiple=1 if cpu else 32, warm_shapes=not cpu)    # as the package pads; GPU rows time steady state (every shape seen)
         if method == 'lora':   # as `compare` trains LoRA: rank-side dropout, frozen weights stored in bf16 when training in bf16
             spec.update(dropout_on='rank', frozen_dtype='bfloat16' if precision == 'bf16' else None)
         return {**spec, **kw}
@@ -354,6 +379,9 @@ def plan(a):
     for b in a.sweep_batch: specs.append(T('lora', b, max(2, S['train'] * 8 // b // 2) if cpu else S['train'], sweep='batch', role='sweep'))
     for L in a.sweep_len: specs.append(T('lora', a.sweep_len_batch, max(2, S['train'] // 3) if cpu else S['train'], f'pad{L}', sweep='seq_len', seq_len=L, role='sweep'))
     if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]   # last: the slowest to start
+    if not cpu or a.tiny:   # one epoch of batches of 32 on shapes this process has not seen, each in a fresh process: what a first epoch costs
+        cold = lambda **kw: T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, **kw)
+        specs += [cold(pad_multiple=1), cold(pad_multiple=32), cold(pad_multiple=1, sdpa='no cudnn')]
     return [s for s in specs if not a.only or s['role'] in a.only]
 
 def run_child(specs_file, data_file, out_file, tiny):
@@ -446,6 +474,10 @@ def ratios(rows, a):
     fp32_bb = lambda b: get(role='fp32 backbone', batch_size=b)
     if fp32_bb(a.batch_size): r['bf16_vs_fp32_backbone_lora_train_speed'] = sps(lt) / sps(fp32_bb(a.batch_size))
     if fp32_bb(8): r.update(bf16_vs_fp32_backbone_lora_peak_mem_bs8=mem(l8) / mem(fp32_bb(8)), lora_fp32_backbone_vs_full_peak_mem_bs8=mem(fp32_bb(8)) / mem(f8))
+    cold = lambda **kw: get(role='cold shapes', sdpa=kw.pop('sdpa', None), **kw)
+    if cold(pad_multiple=1):
+        r.update(cold_pad32_vs_pad1_lora_train_speed_bs32=sps(cold(pad_multiple=32)) / sps(cold(pad_multiple=1)),
+                 cold_no_cudnn_vs_default_attention_lora_train_speed_bs32=sps(cold(pad_multiple=1, sdpa='no cudnn')) / sps(cold(pad_multiple=1)))
     lc, fc = get(method='lora', compile=True), get(method='full', compile=True)
     if a.compile: r.update(compiled_vs_eager_lora_train_speed=sps(lc) / sps(eager), compiled_lora_vs_full_train_speed=sps(lc) / sps(fc))
     peak = bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else getattr(a, 'bf16_peak_tflops', None)
@@ -495,19 +527,22 @@ def main():
         if DEV.type == 'cpu' and not isolate: a.malloc_mmap_threshold = a.malloc_mmap_threshold or 131072   # one process: freed memory must leave it
         env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': str(a.malloc_mmap_threshold)} if a.malloc_mmap_threshold else None
         if a.profile: write_profile(a, data)           # first: seconds, and a later timeout cannot lose it
-        rows = run_all(plan(a), Path(d)/'data.json', a.tiny, isolate=isolate, out=a.out, env=env)
-        rat = ratios(rows, a)
-        for r in rows: r.pop('lengths', None)
-        res = dict(device=environment()['device'], versions=environment(), settings=settings(a, data, lengths), runs=rows, ratios=rat)
-        def save():                                     # after each stage, so a later timeout loses only that stage
-            res['settings']['total_wall_s'] = time.perf_counter() - t0
+        specs = plan(a)
+        res = dict(device=environment()['device'], versions=environment(), settings=settings(a, data, lengths), runs=[])
+        def save(rows):                                 # after each stage, so a later timeout loses only that stage
+            res.update(runs=rows, ratios=ratios(rows, a)); res['settings']['total_wall_s'] = time.perf_counter() - t0
             atomic_write(a.out, lambda f: Path(f).write_text(json.dumps(res, indent=1)))
-        save(); print(json.dumps(rat, indent=1), flush=True)
+        rows = run_all([s for s in specs if not s.get('cold')], Path(d)/'data.json', a.tiny, isolate=isolate, out=a.out, env=env)
+        save(rows)
+        if any(s.get('cold') for s in specs):
+            rows += run_all([s for s in specs if s.get('cold')], Path(d)/'data.json', a.tiny, isolate=True, out=a.out, env=env); save(rows)
+        for r in rows: r.pop('lengths', None)
+        save(rows); print(json.dumps(res['ratios'], indent=1), flush=True)
         if a.seed_comparison:
             res['seed_comparisons'] = []
             for b in a.seed_comparison_batch:
                 res['seed_comparisons'].append(seed_comparison(a.tiny, b)); print(res['seed_comparisons'][-1], flush=True)
-                res['seed_comparison'] = res['seed_comparisons'][0]; save()
+                res['seed_comparison'] = res['seed_comparisons'][0]; save(rows)
 
 def write_tensor_memory(a, data):
     "Count each `tensor_specs` configuration's peak tensor memory; write rows, ratios and settings to `a.out`"
@@ -548,6 +583,11 @@ def settings(a, data, lengths) -> dict:
                 flops='model FLOPs on real (unpadded) tokens: forward 24*d^2*layers per token + 4*d*layers*T^2 per sequence (+ LoRA); '
                       'LoRA training = 2x forward (no backbone weight gradients), full = 3x forward',
                 bf16_peak_tflops=bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else None,
-                precision=a.precision or ('bf16' if use_bf16() else 'fp32'), malloc_mmap_threshold=a.malloc_mmap_threshold, command=shlex.join(['python'] + sys.argv))
+                precision=a.precision or ('bf16' if use_bf16() else 'fp32'), malloc_mmap_threshold=a.malloc_mmap_threshold,
+                padding="dynamic rows: each batch padded to its longest text rounded up to pad_multiple (1 on CPUs, 32 on GPUs, as the package pads)",
+                warmup="rows with warm_shapes first take one untimed step on each batch shape they time (GPUs), so they time steady state; "
+                       "'cold shapes' rows (GPUs) time one epoch on shapes new to their fresh process, as a first epoch runs",
+                attention=dict(sdpa_backend=sdpa_choice(), cudnn=torch.backends.cudnn.version() if DEV.type == 'cuda' else None),
+                command=shlex.join(['python'] + sys.argv))
 
 if __name__ == '__main__': main()

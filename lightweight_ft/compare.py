@@ -145,7 +145,8 @@ def _fit_and_score(model, tok, ds, cfg, ckpt_dir, labels, save_steps=0):
                 eval_s=ev['eval_s'], eval_samples_per_s=ev['samples_per_s'], peak_mem_gib=mem.gib, history=_trainer_history(tr))
 
 def _settings(model_src, data_src, preset, cfg, head_batch_size, full_lr, lora_kw, max_length):
-    return dict(model=str(model_src), data=str(data_src), preset=preset, cfg=asdict(cfg), head_batch_size=head_batch_size,
+    c = {k: v for k, v in asdict(cfg).items() if not (k == 'pad_multiple' and v is None)}   # the default: records made before the field existed still match
+    return dict(model=str(model_src), data=str(data_src), preset=preset, cfg=c, head_batch_size=head_batch_size,
                 full_lr=full_lr, lora=lora_kw, max_length=max_length)
 
 _UNUSED = dict(baseline=('lora', 'full_lr', 'head_batch_size'), head=('lora', 'full_lr'), lora=('full_lr', 'head_batch_size'), full=('lora', 'head_batch_size'))
@@ -177,7 +178,7 @@ def _frozen_methods(model, tok, ds, todo, cfg, head_batch_size, head_init, out, 
     "`record` `baseline` and `head` (those in `todo`) from the frozen backbone's pooled features; then reset `model` to `head_init`, trainable"
     labels, n_test = list(ds['test']['label']), len(ds['test'])
     with PeakMemory() as mem:
-        t0 = time.perf_counter(); f_test = pooled_features(model, tok, ds['test'], cfg.eval_batch_size, 'test features')
+        t0 = time.perf_counter(); f_test = pooled_features(model, tok, ds['test'], cfg.eval_batch_size, 'test features', cfg.pad_multiple)
         t_eval = time.perf_counter() - t0
     if 'baseline' in todo:
         params = count_params(freeze_backbone(model)); params['trainable'], params['trainable_pct'] = 0, 0.
@@ -186,7 +187,7 @@ def _frozen_methods(model, tok, ds, todo, cfg, head_batch_size, head_init, out, 
     if 'head' in todo:
         with PeakMemory() as mem:
             t0 = time.perf_counter()
-            f_train = pooled_features(model, tok, ds['train'], cfg.eval_batch_size, 'train features')
+            f_train = pooled_features(model, tok, ds['train'], cfg.eval_batch_size, 'train features', cfg.pad_multiple)
             hist = fit_head(freeze_backbone(model), f_train, ds['train']['label'], replace(cfg, batch_size=head_batch_size), eval=(f_test, labels))
             t_train = time.perf_counter() - t0
         size = 0.
@@ -368,10 +369,11 @@ def compare_cli(
     dropout_on:str='rank', # LoRA dropout on the adapter's rank-r output ('rank', fast) or on its input ('input', peft's placement)
     frozen_dtype:str=None, # LoRA: store the frozen weights in this dtype (default: bfloat16 on GPUs that train in bf16, else float32)
     seed:int=42, # random seed
+    pad_multiple:int=None, # round each batch's length up to a multiple of this (default: 32 on a GPU, so few shapes; 1 on the CPU)
     save_steps:int=0, # checkpoint every N training steps, so an interrupted run resumes (0: no checkpoints)
 ):
     "Compare baseline, head-only, LoRA (and full) fine-tuning; write a report to `out`"
-    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, pad_multiple=pad_multiple)
     Path(out).mkdir(parents=True, exist_ok=True)
     if is_main(): (Path(out)/'command.txt').write_text('lightweight-ft compare ' + ' '.join(map(shlex.quote, sys.argv[2:])) + '\n')
     df = compare(model, data, preset, methods.split(','), out, cfg, head_batch_size, full_lr, dict(r=r, alpha=alpha, dropout=dropout, dropout_on=dropout_on, **({'frozen_dtype': frozen_dtype} if frozen_dtype else {})), save_steps=save_steps)

@@ -13,8 +13,8 @@ import numpy as np, torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
-from .models import TrainConfig, count_params, use_bf16
+from transformers import get_linear_schedule_with_warmup
+from .models import TrainConfig, batch_collator, count_params, use_bf16
 
 # %% ../nbs/02_head.ipynb #0121023f
 HEAD_NAMES = ('score', 'classifier')
@@ -40,15 +40,15 @@ def _last_token(hidden, input_ids, pad_id):
     return hidden[torch.arange(len(hidden), device=hidden.device), idx]
 
 @torch.no_grad()
-def pooled_features(model, tok, ds, batch_size=64, desc='features') -> torch.Tensor:
-    "What the head of `model` sees for each text of tokenised `ds`, as an `(n, hidden)` float32 tensor"
+def pooled_features(model, tok, ds, batch_size=64, desc='features', pad_multiple=None) -> torch.Tensor:
+    "What the head of `model` sees for each text of tokenised `ds`, as an `(n, hidden)` float32 tensor (batches padded as `batch_collator` does)"
     head, grabbed, feats = head_module(model), [], []
     hook = head.register_forward_pre_hook(lambda m, args: grabbed.append(args[0]))
     model.eval()
     dev = next(model.parameters()).device
     order = np.argsort(ds['length'], kind='stable') if 'length' in ds.column_names else np.arange(len(ds))
     dl = DataLoader(ds.select(order).remove_columns([c for c in ds.column_names if c not in ('input_ids', 'attention_mask')]),
-                    batch_size=batch_size, collate_fn=DataCollatorWithPadding(tok))
+                    batch_size=batch_size, collate_fn=batch_collator(tok, pad_multiple))
     try:
         for b in tqdm(dl, desc=desc, leave=False):
             b = {k: v.to(dev) for k, v in b.items()}

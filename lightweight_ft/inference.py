@@ -17,7 +17,7 @@ from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
-from .models import compute_device, load_classifier, load_tokenizer, model_source, _need_gguf
+from .models import batch_collator, compute_device, load_classifier, load_tokenizer, model_source, _need_gguf
 from .compare import compare_cli, save_model
 
 # %% ../nbs/05_inference.ipynb #efe06128
@@ -70,7 +70,7 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
         ids = tok(chunk)['input_ids']
         truncated = [len(x) > max_length for x in ids]
         if any(truncated): ids = tok(chunk, truncation=True, max_length=max_length)['input_ids']   # again only if a text is too long
-        enc = tok.pad({'input_ids': ids}, return_tensors='pt').to(dev)
+        enc = batch_collator(tok)([{'input_ids': x} for x in ids]).to(dev)
         probs = torch.softmax(model(**enc).logits.float(), -1).cpu()
         for t, p, cut in zip(chunk, probs, truncated):
             k = int(p.argmax())

@@ -6,19 +6,20 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/baseline.html.md"""
 
 # %% auto #0
 __all__ = ['model_source', 'load_tokenizer', 'compute_device', 'fuse_gelu', 'load_classifier', 'gpt2_tokenizer_source',
-           'tiny_gpt2', 'TrainConfig', 'use_bf16', 'accuracy', 'OrderedEvalTrainer', 'make_trainer', 'evaluate',
-           'count_params']
+           'tiny_gpt2', 'TrainConfig', 'use_bf16', 'accuracy', 'length_grouped_order', 'padded_tokens_ratio',
+           'pad_multiple', 'batch_collator', 'GroupedByLength', 'token_lengths', 'ClassifierTrainer', 'make_trainer',
+           'evaluate', 'count_params']
 
 # %% ../nbs/01_baseline.ipynb #ecaed638
 import json, os, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
-from torch.utils.data import SequentialSampler
+from torch.utils.data import Sampler, SequentialSampler
 from transformers.activations import NewGELUActivation
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                           GPT2Config, GPT2ForSequenceClassification, Trainer, TrainingArguments)
-from .data import LABELS, label_maps, shared_dir
+from .data import LABELS, context_length, label_maps, shared_dir
 
 # %% ../nbs/01_baseline.ipynb #6a9f0ea1
 def model_source(src) -> tuple:
@@ -118,6 +119,7 @@ class TrainConfig:
     seed: int = 42
     logging_steps: int = 10
     group_by_length: bool = True
+    pad_multiple: int|None = None  # batch lengths rounded up to a multiple of this (None: `pad_multiple(tok)`, 32 on a GPU, 1 on the CPU)
 
 def use_bf16() -> bool:
     "True on a GPU that supports bfloat16"
@@ -129,14 +131,68 @@ def accuracy(eval_pred) -> dict:
     return dict(accuracy=float((np.argmax(logits, -1) == labels).mean()))
 
 # %% ../nbs/01_baseline.ipynb #9b1c980c
-class OrderedEvalTrainer(Trainer):
-    "A `Trainer` whose evaluation and prediction keep the dataset's order"
+def length_grouped_order(lengths, batch_size, group=64, generator=None) -> list:
+    "Indices in batches of similar length: texts shuffled, sorted within groups of `group` batches; batches in random order, the longest first, a short one last"
+    idx = torch.randperm(len(lengths), generator=generator).tolist()
+    batches = []
+    for i in range(0, len(idx), group * batch_size):
+        g = sorted(idx[i:i + group * batch_size], key=lambda j: lengths[j])
+        r = len(g) % batch_size                          # only the last group can end short: its shortest texts make the short batch
+        batches += [g[:r]] * (r > 0) + [g[k:k + batch_size] for k in range(r, len(g), batch_size)]
+    full = [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist() if len(batches[k]) == batch_size]
+    short = [b for b in batches if len(b) < batch_size]
+    if full: full.insert(0, full.pop(max(range(len(full)), key=lambda k: max(lengths[j] for j in full[k]))))
+    return [j for b in full + short for j in b]
+
+def padded_tokens_ratio(lengths, order, batch_size) -> float:
+    "Padded tokens per real token when the texts go in `order`, `batch_size` at a time, each batch padded to its longest"
+    bs = [[lengths[j] for j in order[k:k + batch_size]] for k in range(0, len(order), batch_size)]
+    return sum(max(b) * len(b) for b in bs) / sum(map(sum, bs))
+
+# %% ../nbs/01_baseline.ipynb #5b5291ca
+def pad_multiple(tok) -> int:
+    "What batch lengths are rounded up to a multiple of: 32 on a GPU (few distinct shapes), 1 on the CPU (exact)"
+    m = 32 if torch.cuda.is_available() else 1
+    return m if context_length(tok) % m == 0 else 1
+
+def batch_collator(tok, multiple=None) -> DataCollatorWithPadding:
+    "Pads tokenised texts to the batch's longest, rounded up to a multiple of `multiple` (default `pad_multiple(tok)`)"
+    m = multiple or pad_multiple(tok)
+    return DataCollatorWithPadding(tok, pad_to_multiple_of=m if m > 1 else None)
+
+# %% ../nbs/01_baseline.ipynb #e6aeed96
+class GroupedByLength(Sampler):
+    "Sampler of `length_grouped_order` over `lengths`, drawn from `seed` and the epoch (`set_epoch`): the same on every process and on resuming"
+    def __init__(self, lengths, batch_size, seed=0, group=64):
+        self.lengths, self.batch_size, self.seed, self.group, self.epoch = list(lengths), batch_size, seed, group, 0
+    def set_epoch(self, epoch): self.epoch = epoch
+    def __len__(self): return len(self.lengths)
+    def __iter__(self):
+        return iter(length_grouped_order(self.lengths, self.batch_size, self.group, torch.Generator().manual_seed(self.seed + self.epoch)))
+
+def token_lengths(ds) -> list:
+    "Tokens per text of tokenised `ds` (its `length` column, else counted from `input_ids` without reading them into Python)"
+    if 'length' in ds.column_names: return list(ds['length'])
+    import pyarrow.compute as pc
+    return pc.list_value_length(ds.with_format('arrow')['input_ids']).to_pylist()
+
+class ClassifierTrainer(Trainer):
+    "A `Trainer` that trains on length-grouped batches (`length_grouped_order`) and evaluates and predicts in the dataset's order"
+    def _get_train_sampler(self, train_dataset=None):
+        ds = self.train_dataset if train_dataset is None else train_dataset
+        if self.args.train_sampling_strategy != 'group_by_length' or not hasattr(ds, 'column_names'): return super()._get_train_sampler(train_dataset)
+        seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
+        return GroupedByLength(token_lengths(ds), self.args.train_batch_size * self.args.gradient_accumulation_steps, seed)
     def _get_eval_sampler(self, eval_dataset):
         return None if eval_dataset is None else SequentialSampler(eval_dataset)
+    def floating_point_ops(self, inputs):
+        "The `Trainer`'s FLOP estimate (6 x parameters x tokens), with the parameters counted once, not at every step"
+        if not hasattr(self, '_flops_per_token'): self._flops_per_token = super().floating_point_ops(dict(input_ids=torch.zeros(1, 1)))
+        return self._flops_per_token * inputs['input_ids'].numel() if 'input_ids' in inputs else 0
 
-# %% ../nbs/01_baseline.ipynb #b83a24e8
+# %% ../nbs/01_baseline.ipynb #e6f30f8d
 def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -> Trainer:
-    "A `Trainer` for `model` on tokenised `ds` (`train`/`test`), padding each batch to its longest text"
+    "A `ClassifierTrainer` for `model` on tokenised `ds` (`train`/`test`), padding each batch to its longest text (rounded up to `cfg.pad_multiple`)"
     cfg = cfg or TrainConfig()
     args = TrainingArguments(
         output_dir=str(out), num_train_epochs=cfg.epochs, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
@@ -146,10 +202,10 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -
         eval_strategy='no', save_strategy='steps' if save_steps else 'no', save_steps=save_steps or 500, save_total_limit=2, report_to='none',
         bf16=use_bf16(), use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=False,
         average_tokens_across_devices=False, **kw)
-    return OrderedEvalTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'),
-                              data_collator=DataCollatorWithPadding(tok), processing_class=tok, compute_metrics=accuracy)
+    return ClassifierTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'),
+                             data_collator=batch_collator(tok, cfg.pad_multiple), processing_class=tok, compute_metrics=accuracy)
 
-# %% ../nbs/01_baseline.ipynb #5b5291ca
+# %% ../nbs/01_baseline.ipynb #e245de15
 def evaluate(trainer, ds) -> dict:
     "Accuracy, loss, samples/s and per-text predictions of `trainer.model` on tokenised `ds`"
     order = np.argsort(ds['length'], kind='stable') if 'length' in ds.column_names else np.arange(len(ds))
@@ -160,7 +216,7 @@ def evaluate(trainer, ds) -> dict:
     return dict(accuracy=m['test_accuracy'], loss=m['test_loss'], samples_per_s=m['test_samples_per_second'],
                 eval_s=m['test_runtime'], preds=probs.argmax(-1).tolist(), labels=out.label_ids[back].tolist(), probs=probs.tolist())
 
-# %% ../nbs/01_baseline.ipynb #2b245320
+# %% ../nbs/01_baseline.ipynb #00c59a52
 def count_params(model) -> dict:
     "Trainable and total parameter counts of `model`, with the trainable share in %"
     total = sum(p.numel() for p in model.parameters())
