@@ -165,7 +165,9 @@ def measure(spec, data, tiny=False):
     split = data['test' if spec['phase'] == 'eval' else 'train']
     pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
     warm = 3 if spec.get('compile') or DEV.type == 'cuda' else 1
-    batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to, multiple=spec.get('pad_multiple', 1))
+    if spec.get('cold'):     # warm up on 8-token batches, a shape outside the timed set; then every batch of the set once, unseen
+        batches = make_batches(split, spec['batch_size'], data['pad'], warm, pad_to=8) + make_batches(split, spec['batch_size'], data['pad'], spec['steps'], multiple=spec['pad_multiple'])
+    else: batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to, multiple=spec.get('pad_multiple', 1))
     if spec.get('warm_shapes'): batches = shape_warmup(batches[warm:]) + batches; warm = len(batches) - spec['steps']
     if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny, warm)
     with Peak() as mem, sdpa_backends(spec.get('sdpa')):
@@ -182,6 +184,7 @@ def shape_warmup(batches) -> list:
 def sdpa_backends(which):
     "`'no cudnn'`: attention without cuDNN's kernels (which are built per input shape); None: PyTorch's own choice"
     if which is None: return contextlib.nullcontext()
+    assert which == 'no cudnn', which
     from torch.nn.attention import sdpa_kernel, SDPBackend
     return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
@@ -380,7 +383,7 @@ def plan(a):
     for L in a.sweep_len: specs.append(T('lora', a.sweep_len_batch, max(2, S['train'] // 3) if cpu else S['train'], f'pad{L}', sweep='seq_len', seq_len=L, role='sweep'))
     if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]   # last: the slowest to start
     if not cpu or a.tiny:   # one epoch of batches of 32 on shapes this process has not seen, each in a fresh process: what a first epoch costs
-        cold = lambda **kw: T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, **kw)
+        cold = lambda **kw: T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, **kw)   # 40 batches: the 1,250 texts once
         specs += [cold(pad_multiple=1), cold(pad_multiple=32), cold(pad_multiple=1, sdpa='no cudnn')]
     return [s for s in specs if not a.only or s['role'] in a.only]
 
@@ -530,14 +533,14 @@ def main():
         specs = plan(a)
         res = dict(device=environment()['device'], versions=environment(), settings=settings(a, data, lengths), runs=[])
         def save(rows):                                 # after each stage, so a later timeout loses only that stage
-            res.update(runs=rows, ratios=ratios(rows, a)); res['settings']['total_wall_s'] = time.perf_counter() - t0
+            res.update(runs=[{k: v for k, v in r.items() if k != 'lengths'} for r in rows], ratios=ratios(rows, a))   # MFU needs the lengths
+            res['settings']['total_wall_s'] = time.perf_counter() - t0
             atomic_write(a.out, lambda f: Path(f).write_text(json.dumps(res, indent=1)))
         rows = run_all([s for s in specs if not s.get('cold')], Path(d)/'data.json', a.tiny, isolate=isolate, out=a.out, env=env)
         save(rows)
         if any(s.get('cold') for s in specs):
             rows += run_all([s for s in specs if s.get('cold')], Path(d)/'data.json', a.tiny, isolate=True, out=a.out, env=env); save(rows)
-        for r in rows: r.pop('lengths', None)
-        save(rows); print(json.dumps(res['ratios'], indent=1), flush=True)
+        print(json.dumps(res['ratios'], indent=1), flush=True)
         if a.seed_comparison:
             res['seed_comparisons'] = []
             for b in a.seed_comparison_batch:

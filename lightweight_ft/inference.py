@@ -63,14 +63,14 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     if bad: raise ValueError(f"text(s) at position(s) {bad} are empty or not strings; pass non-empty texts.")
     max_length = max_length or context_length(tok)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    dev, res = next(model.parameters()).device, []
+    dev, res, collate = next(model.parameters()).device, [], batch_collator(tok)
     model.eval()
     for i in range(0, len(texts), batch_size):
         chunk = texts[i:i + batch_size]
         ids = tok(chunk)['input_ids']
         truncated = [len(x) > max_length for x in ids]
         if any(truncated): ids = tok(chunk, truncation=True, max_length=max_length)['input_ids']   # again only if a text is too long
-        enc = batch_collator(tok)([{'input_ids': x} for x in ids]).to(dev)
+        enc = collate([{'input_ids': x} for x in ids]).to(dev)
         probs = torch.softmax(model(**enc).logits.float(), -1).cpu()
         for t, p, cut in zip(chunk, probs, truncated):
             k = int(p.argmax())

@@ -131,12 +131,15 @@ def accuracy(eval_pred) -> dict:
     return dict(accuracy=float((np.argmax(logits, -1) == labels).mean()))
 
 # %% ../nbs/01_baseline.ipynb #9b1c980c
-def length_grouped_order(lengths, batch_size, group=64, generator=None) -> list:
-    "Indices in batches of similar length: texts shuffled, sorted within groups of `group` batches; batches in random order, the longest first, a short one last"
-    idx = torch.randperm(len(lengths), generator=generator).tolist()
+def length_grouped_order(lengths, batch_size, group=64, jitter=0.1, generator=None) -> list:
+    "Indices in batches of similar length: texts shuffled, sorted (lengths jittered by up to `jitter`) within groups of `group` batches; batches in random order, the longest first, a short one last"
+    n = len(lengths)
+    idx, noise = torch.randperm(n, generator=generator).tolist(), (torch.rand(n, generator=generator) * 2 - 1).tolist()
+    cuts = list(range(0, n, group * batch_size)) + [n]
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] < batch_size: del cuts[-2]   # a last group smaller than a batch joins the one before
     batches = []
-    for i in range(0, len(idx), group * batch_size):
-        g = sorted(idx[i:i + group * batch_size], key=lambda j: lengths[j])
+    for a, b in zip(cuts, cuts[1:]):
+        g = sorted(idx[a:b], key=lambda j: lengths[j] * (1 + jitter * noise[j]))
         r = len(g) % batch_size                          # only the last group can end short: its shortest texts make the short batch
         batches += [g[:r]] * (r > 0) + [g[k:k + batch_size] for k in range(r, len(g), batch_size)]
     full = [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist() if len(batches[k]) == batch_size]
@@ -158,6 +161,9 @@ def pad_multiple(tok) -> int:
 def batch_collator(tok, multiple=None) -> DataCollatorWithPadding:
     "Pads tokenised texts to the batch's longest, rounded up to a multiple of `multiple` (default `pad_multiple(tok)`)"
     m = multiple or pad_multiple(tok)
+    if context_length(tok) % m:
+        raise ValueError(f"pad_multiple={m} does not divide the model's context of {context_length(tok)} tokens, so a long batch could be padded "
+                         f"past it: choose a divisor of {context_length(tok)} (8, 16 or 32, say), or 1 for exact lengths.")
     return DataCollatorWithPadding(tok, pad_to_multiple_of=m if m > 1 else None)
 
 # %% ../nbs/01_baseline.ipynb #e6aeed96
@@ -168,7 +174,8 @@ class GroupedByLength(Sampler):
     def set_epoch(self, epoch): self.epoch = epoch
     def __len__(self): return len(self.lengths)
     def __iter__(self):
-        return iter(length_grouped_order(self.lengths, self.batch_size, self.group, torch.Generator().manual_seed(self.seed + self.epoch)))
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(length_grouped_order(self.lengths, self.batch_size, self.group, generator=g))
 
 def token_lengths(ds) -> list:
     "Tokens per text of tokenised `ds` (its `length` column, else counted from `input_ids` without reading them into Python)"
@@ -182,13 +189,20 @@ class ClassifierTrainer(Trainer):
         ds = self.train_dataset if train_dataset is None else train_dataset
         if self.args.train_sampling_strategy != 'group_by_length' or not hasattr(ds, 'column_names'): return super()._get_train_sampler(train_dataset)
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
-        return GroupedByLength(token_lengths(ds), self.args.train_batch_size * self.args.gradient_accumulation_steps, seed)
+        # grouped at the global batch size: under torchrun each process takes consecutive slices, so a step's texts are alike in length
+        self._grouped = GroupedByLength(token_lengths(ds), self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size, seed)
+        return self._grouped
+    def _run_epoch(self, *args, **kw):
+        "One epoch, its batches drawn for that epoch (also where `accelerate`'s wrappers hide the sampler: several processes, resuming)"
+        if getattr(self, '_grouped', None) is not None: self._grouped.set_epoch(kw['epoch'] if 'epoch' in kw else args[1])
+        return super()._run_epoch(*args, **kw)
     def _get_eval_sampler(self, eval_dataset):
         return None if eval_dataset is None else SequentialSampler(eval_dataset)
     def floating_point_ops(self, inputs):
         "The `Trainer`'s FLOP estimate (6 x parameters x tokens), with the parameters counted once, not at every step"
-        if not hasattr(self, '_flops_per_token'): self._flops_per_token = super().floating_point_ops(dict(input_ids=torch.zeros(1, 1)))
-        return self._flops_per_token * inputs['input_ids'].numel() if 'input_ids' in inputs else 0
+        key = getattr(self.model, 'main_input_name', 'input_ids')
+        if not hasattr(self, '_flops_per_token'): self._flops_per_token = super().floating_point_ops({key: torch.zeros(1, 1)})
+        return self._flops_per_token * inputs[key].numel() if key in inputs else 0
 
 # %% ../nbs/01_baseline.ipynb #e6f30f8d
 def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -> Trainer:
