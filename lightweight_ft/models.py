@@ -11,7 +11,7 @@ __all__ = ['model_source', 'load_tokenizer', 'compute_device', 'fuse_gelu', 'loa
            'evaluate', 'count_params']
 
 # %% ../nbs/01_baseline.ipynb #ecaed638
-import json, os, time
+import json, math, os, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
@@ -132,10 +132,11 @@ def accuracy(eval_pred) -> dict:
 
 # %% ../nbs/01_baseline.ipynb #9b1c980c
 def length_grouped_order(lengths, batch_size, group=64, jitter=0.1, generator=None) -> list:
-    "Indices in batches of similar length: texts shuffled, sorted (lengths jittered by up to `jitter`) within groups of `group` batches; batches in random order, the longest first, a short one last"
+    "Indices in batches of similar length: texts shuffled, sorted (lengths jittered by up to `jitter`) within groups of a quarter of the texts (4 to `group` batches); batches in random order, the longest first, a short one last"
     n = len(lengths)
     idx, noise = torch.randperm(n, generator=generator).tolist(), (torch.rand(n, generator=generator) * 2 - 1).tolist()
-    cuts = list(range(0, n, group * batch_size)) + [n]
+    size = min(group, max(4, math.ceil(n / 4 / batch_size))) * batch_size
+    cuts = list(range(0, n, size)) + [n]
     if len(cuts) > 2 and cuts[-1] - cuts[-2] < batch_size: del cuts[-2]   # a last group smaller than a batch joins the one before
     batches = []
     for a, b in zip(cuts, cuts[1:]):
