@@ -24,7 +24,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from lightweight_ft.models import compute_device, use_bf16, fuse_gelu
+from lightweight_ft.models import GroupedByLength, TrainConfig, compute_device, use_bf16, fuse_gelu
 from lightweight_ft.compare import PeakMemory
 from lightweight_ft.lora import add_lora
 
@@ -67,18 +67,19 @@ def prepare_data(path):
     Path(path).write_text(json.dumps(d))
     return d
 
-def make_batches(split, bs, pad, n, pad_to=None, seed=0, multiple=1):
-    "`n` batches of `bs` texts: padded to `pad_to`, or length-grouped (every text, the last batch short; `n` of them spread over the lengths) and padded to their own longest rounded up to `multiple`"
+def make_batches(split, bs, pad, n, pad_to=None, seed=TrainConfig.seed, multiple=1, train=True):
+    "`n` batches of `bs` texts. With `pad_to` (the reference): whole batches in the file's order, padded to `pad_to`. Else as the package makes them, padded to their longest rounded up to `multiple`: training batches from `GroupedByLength` (the longest first, epoch after epoch); evaluation batches of the texts sorted by length, as `evaluate` does, taken in a seeded random order (so fewer steps than batches still span the lengths)"
     ids, labels = split['ids'], split['labels']
-    order = np.arange(len(ids)) if pad_to else np.argsort([len(x) for x in ids], kind='stable')
-    last = len(order) - bs + 1 if pad_to else len(order)      # grouped batches keep the longest texts too
-    chunks = [order[i:i + bs] for i in range(0, max(last, 1), bs)]
-    if not pad_to and n < len(chunks):                        # fewer steps than batches: spread them evenly over the lengths
-        chunks = [chunks[i] for i in np.linspace(0, len(chunks) - 1, n).round().astype(int)]
-    if not pad_to: np.random.default_rng(seed).shuffle(chunks)        # length-grouped, in random order
-    chunks = (chunks * math.ceil(n / max(len(chunks), 1)))[:n]
+    if pad_to: chunks = [list(range(len(ids)))[i:i + bs] for i in range(0, max(len(ids) - bs + 1, 1), bs)] * n
+    elif not train:
+        order = np.argsort([len(x) for x in ids], kind='stable').tolist()
+        chunks = [order[i:i + bs] for i in range(0, len(order), bs)]
+        chunks = [chunks[k] for k in np.random.default_rng(seed).permutation(len(chunks))] * n
+    else:
+        sampler, chunks, epoch = GroupedByLength([len(x) for x in ids], bs, seed), [], 0
+        while len(chunks) < n: chunks += sampler.batches(epoch); epoch += 1
     out = []
-    for c in chunks:
+    for c in chunks[:n]:
         L = pad_to or -(-max(len(ids[i]) for i in c) // multiple) * multiple
         x = torch.full((len(c), L), pad, dtype=torch.long); m = torch.zeros_like(x)
         for r, i in enumerate(c):
@@ -162,18 +163,25 @@ def measure(spec, data, tiny=False):
         with Peak() as mem: r = (time_head if spec['path'] == 'cached' else time_trainer)(spec, data, tiny)
         return {**spec, **r, 'peak_mem_gib': mem.added_gib}
     bf16 = spec['precision'] == 'bf16'
-    split = data['test' if spec['phase'] == 'eval' else 'train']
-    pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
-    warm = 3 if spec.get('compile') or DEV.type == 'cuda' else 1
-    if spec.get('cold'):     # warm up on 8-token batches, a shape outside the timed set; then every batch of the set once, unseen
-        batches = make_batches(split, spec['batch_size'], data['pad'], warm, pad_to=8) + make_batches(split, spec['batch_size'], data['pad'], spec['steps'], multiple=spec['pad_multiple'])
-    else: batches = make_batches(split, spec['batch_size'], data['pad'], spec['steps'] + warm, pad_to, multiple=spec.get('pad_multiple', 1))
-    if spec.get('warm_shapes'): batches = shape_warmup(batches[warm:]) + batches; warm = len(batches) - spec['steps']
+    batches, warm = row_batches(spec, data)
     if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny, warm)
     with Peak() as mem, sdpa_backends(spec.get('sdpa')):
         model = build(spec, data['pad'], tiny)
         r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
     return {**spec, **r, 'warmup_steps': warm, 'shapes': len({tuple(b['input_ids'].shape) for b in batches[warm:]}), 'peak_mem_gib': mem.added_gib}
+
+def row_batches(spec, data) -> tuple:
+    "`(batches, warm)`: the batches a row runs, of which the first `warm` are untimed warm-up steps"
+    train = spec['phase'] == 'train'
+    make = lambda n, **kw: make_batches(data['train' if train else 'test'], spec['batch_size'], data['pad'], n, train=train, **kw)
+    pad_to = int(spec['padding'][3:]) if spec['padding'].startswith('pad') else None
+    warm = 3 if spec.get('compile') or DEV.type == 'cuda' else 1
+    if spec.get('cold'): lead, timed = make(warm, pad_to=8), make(spec['steps'], multiple=spec['pad_multiple'])   # warm-up on a shape outside the timed set
+    else:
+        b = make(spec['steps'] + warm, pad_to=pad_to, multiple=spec.get('pad_multiple', 1))
+        lead, timed = b[:warm], b[warm:]
+    if spec.get('warm_shapes'): lead = shape_warmup(timed) + lead       # one untimed step on each timed shape first
+    return lead + timed, len(lead)
 
 def shape_warmup(batches) -> list:
     "One batch of each shape in `batches`: untimed steps on them first leave only steady-state steps to time (on GPUs a new shape costs extra, once)"
@@ -256,6 +264,10 @@ def time_trainer(spec, data, tiny):
     lengths, padded = [], []                                  # real tokens per text, and padded tokens, batch by batch, as the collator pads them
     with tempfile.TemporaryDirectory() as d:
         t = package_trainer(spec, data, tiny, d, spec['steps'] + warm)
+        if spec.get('warm_shapes'):     # as the loop rows: a forward and backward pass on each shape the Trainer will meet (its sampler draws the loop's batches)
+            for b in shape_warmup(make_batches(data['train'], spec['batch_size'], data['pad'], spec['steps'] + warm, multiple=spec['pad_multiple'])):
+                with autocast(use_bf16()): t.model(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['labels']).loss.backward()
+            t.model.zero_grad(set_to_none=True)
         collate = t.data_collator
         def counting(features):
             b = collate(features); lengths.append(b['attention_mask'].sum(1).tolist()); padded.append(b['input_ids'].numel()); return b
@@ -266,7 +278,7 @@ def time_trainer(spec, data, tiny):
     return dict(samples_per_s=n / wall, wall_s=wall, samples=n, wall_s_with_setup=total, tokens=sum(timed_len), mean_tokens=float(np.mean(timed_len)),
                 tokens_padded=sum(padded[warm:warm + spec['steps']]),
                 note=f"steps after the Trainer's setup and {warm} warm-up step(s), the first on the batch of the longest texts; then length-grouped "
-                     "batches in random order (compare mean_tokens and tokens_padded with the loop's)")
+                     "batches in random order: the loop rows' batches (same sampler and seed), so mean_tokens and tokens_padded match theirs")
 
 def profile_trainer(spec, data, tiny, steps=30, rows=25):
     "Top ops by self host time over `steps` LoRA steps through the package's `Trainer` (where a step's host time goes), as text"

@@ -145,7 +145,8 @@ def _fit_and_score(model, tok, ds, cfg, ckpt_dir, labels, save_steps=0):
                 eval_s=ev['eval_s'], eval_samples_per_s=ev['samples_per_s'], peak_mem_gib=mem.gib, history=_trainer_history(tr))
 
 def _settings(model_src, data_src, preset, cfg, head_batch_size, full_lr, lora_kw, max_length):
-    c = {k: v for k, v in asdict(cfg).items() if not (k == 'pad_multiple' and v is None)}   # the default: records made before the field existed still match
+    "What a saved record must have been made with to be reused; `TrainConfig` fields left at None (automatic) are left out, so a field added later with a None default keeps older records valid"
+    c = {k: v for k, v in asdict(cfg).items() if v is not None}
     return dict(model=str(model_src), data=str(data_src), preset=preset, cfg=c, head_batch_size=head_batch_size,
                 full_lr=full_lr, lora=lora_kw, max_length=max_length)
 

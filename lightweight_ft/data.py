@@ -6,7 +6,7 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/data.html.md"""
 
 # %% auto #0
 __all__ = ['LABELS', 'PRESETS', 'quiet', 'shared_dir', 'default_sources', 'read_agnews_csv', 'read_table', 'read_split',
-           'load_news', 'toy_news', 'select_preset', 'label_maps', 'context_length', 'tokenize', 'padding_fraction',
+           'load_news', 'toy_news', 'select_preset', 'label_maps', 'context_length', 'tokenize', 'padded_tokens_ratio',
            'plot_lengths']
 
 # %% ../nbs/00_data.ipynb #88baa5bf
@@ -178,10 +178,11 @@ def tokenize(dsd: DatasetDict, tok, max_length=None) -> DatasetDict:
     return out
 
 # %% ../nbs/00_data.ipynb #8424b05c
-def padding_fraction(lengths, pad_to=1024) -> float:
-    "Fraction of a pad-everything-to-`pad_to` tensor that is padding"
-    lengths = np.minimum(np.asarray(lengths), pad_to)
-    return 1 - lengths.sum() / (len(lengths) * pad_to)
+def padded_tokens_ratio(lengths, batch_size=1, pad_to=None) -> float:
+    "Tokens in the padded batches per real token when texts of `lengths` go `batch_size` at a time in this order, each batch padded to `pad_to` (default: its longest text)"
+    ls = np.asarray(lengths) if pad_to is None else np.minimum(np.asarray(lengths), pad_to)
+    batches = [ls[k:k + batch_size] for k in range(0, len(ls), batch_size)]
+    return sum(len(b) * (pad_to or b.max()) for b in batches) / ls.sum()
 
 def plot_lengths(lengths, path=None, title='Tokens per text'):
     "Histogram of token lengths with mean and 95th percentile; saved to `path` if given"

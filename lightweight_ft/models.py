@@ -6,9 +6,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/baseline.html.md"""
 
 # %% auto #0
 __all__ = ['model_source', 'load_tokenizer', 'compute_device', 'fuse_gelu', 'load_classifier', 'gpt2_tokenizer_source',
-           'tiny_gpt2', 'TrainConfig', 'use_bf16', 'accuracy', 'length_grouped_order', 'padded_tokens_ratio',
-           'pad_multiple', 'batch_collator', 'GroupedByLength', 'token_lengths', 'ClassifierTrainer', 'make_trainer',
-           'evaluate', 'count_params']
+           'tiny_gpt2', 'TrainConfig', 'use_bf16', 'accuracy', 'length_grouped_order', 'pad_multiple', 'batch_collator',
+           'GroupedByLength', 'token_lengths', 'shortest_first', 'ClassifierTrainer', 'make_trainer', 'evaluate',
+           'count_params']
 
 # %% ../nbs/01_baseline.ipynb #ecaed638
 import json, math, os, time
@@ -18,7 +18,7 @@ import numpy as np, torch, torch.nn as nn
 from torch.utils.data import Sampler, SequentialSampler
 from transformers.activations import NewGELUActivation
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                          GPT2Config, GPT2ForSequenceClassification, Trainer, TrainingArguments)
+                          GPT2Config, GPT2ForSequenceClassification, Trainer, TrainerCallback, TrainingArguments)
 from .data import LABELS, context_length, label_maps, shared_dir
 
 # %% ../nbs/01_baseline.ipynb #6a9f0ea1
@@ -148,11 +148,6 @@ def length_grouped_order(lengths, batch_size, group=64, jitter=0.1, generator=No
     if full: full.insert(0, full.pop(max(range(len(full)), key=lambda k: max(lengths[j] for j in full[k]))))
     return [j for b in full + short for j in b]
 
-def padded_tokens_ratio(lengths, order, batch_size) -> float:
-    "Padded tokens per real token when the texts go in `order`, `batch_size` at a time, each batch padded to its longest"
-    bs = [[lengths[j] for j in order[k:k + batch_size]] for k in range(0, len(order), batch_size)]
-    return sum(max(b) * len(b) for b in bs) / sum(map(sum, bs))
-
 # %% ../nbs/01_baseline.ipynb #5b5291ca
 def pad_multiple(tok) -> int:
     "What batch lengths are rounded up to a multiple of: 32 on a GPU (few distinct shapes), 1 on the CPU (exact)"
@@ -174,9 +169,15 @@ class GroupedByLength(Sampler):
         self.lengths, self.batch_size, self.seed, self.group, self.epoch = list(lengths), batch_size, seed, group, 0
     def set_epoch(self, epoch): self.epoch = epoch
     def __len__(self): return len(self.lengths)
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(length_grouped_order(self.lengths, self.batch_size, self.group, generator=g))
+    def __iter__(self): return iter(self.order())
+    def order(self, epoch=None) -> list:
+        "The indices in the order `epoch` (default: the current one) draws them"
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + (self.epoch if epoch is None else epoch))
+        return length_grouped_order(self.lengths, self.batch_size, self.group, generator=g)
+    def batches(self, epoch=None) -> list:
+        "The batches of indices that `epoch` (default: the current one) draws"
+        o = self.order(epoch)
+        return [o[k:k + self.batch_size] for k in range(0, len(o), self.batch_size)]
 
 def token_lengths(ds) -> list:
     "Tokens per text of tokenised `ds` (its `length` column, else counted from `input_ids` without reading them into Python)"
@@ -184,8 +185,21 @@ def token_lengths(ds) -> list:
     import pyarrow.compute as pc
     return pc.list_value_length(ds.with_format('arrow')['input_ids']).to_pylist()
 
+def shortest_first(ds) -> np.ndarray:
+    "Indices of tokenised `ds` from its shortest text to its longest (ties in the dataset's order): batches in this order carry almost no padding"
+    return np.argsort(token_lengths(ds), kind='stable')
+
+class _EpochToSampler(TrainerCallback):
+    "Hands each epoch's number to the trainer's length-grouped sampler before its batches are drawn (a torchrun run that resumes wraps the sampler too deep for the `Trainer`'s own `set_epoch`)"
+    def __init__(self, trainer): self.trainer = trainer
+    def on_epoch_begin(self, args, state, control, **kw):
+        if getattr(self.trainer, '_grouped', None) is not None: self.trainer._grouped.set_epoch(int(state.epoch))   # a resumed run's state.epoch: its epoch plus the part done
+
 class ClassifierTrainer(Trainer):
     "A `Trainer` that trains on length-grouped batches (`length_grouped_order`) and evaluates and predicts in the dataset's order"
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.add_callback(_EpochToSampler(self))
     def _get_train_sampler(self, train_dataset=None):
         ds = self.train_dataset if train_dataset is None else train_dataset
         if self.args.train_sampling_strategy != 'group_by_length' or not hasattr(ds, 'column_names'): return super()._get_train_sampler(train_dataset)
@@ -193,10 +207,6 @@ class ClassifierTrainer(Trainer):
         # grouped at the global batch size: under torchrun each process takes consecutive slices, so a step's texts are alike in length
         self._grouped = GroupedByLength(token_lengths(ds), self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size, seed)
         return self._grouped
-    def _run_epoch(self, *args, **kw):
-        "One epoch, its batches drawn for that epoch (also where `accelerate`'s wrappers hide the sampler: several processes, resuming)"
-        if getattr(self, '_grouped', None) is not None: self._grouped.set_epoch(kw['epoch'] if 'epoch' in kw else args[1])
-        return super()._run_epoch(*args, **kw)
     def _get_eval_sampler(self, eval_dataset):
         return None if eval_dataset is None else SequentialSampler(eval_dataset)
     def floating_point_ops(self, inputs):
@@ -223,7 +233,7 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -
 # %% ../nbs/01_baseline.ipynb #e245de15
 def evaluate(trainer, ds) -> dict:
     "Accuracy, loss, samples/s and per-text predictions of `trainer.model` on tokenised `ds`"
-    order = np.argsort(ds['length'], kind='stable') if 'length' in ds.column_names else np.arange(len(ds))
+    order = shortest_first(ds)
     out = trainer.predict(ds.select(order))  # sorted by length: batches carry almost no padding
     back = np.argsort(order)                 # ... then back to the dataset's order
     probs = torch.softmax(torch.tensor(out.predictions[back], dtype=torch.float32), -1).numpy()

@@ -34,6 +34,9 @@ def test_benchmark_script_tiny(tmp_path):
     assert headline <= {k for k, c in res['ratio_call'].items() if c == 'headline'} and extras <= {k for k, c in res['ratio_call'].items() if c == 'extras'}
     assert 'head_cached_vs_backbone_train_speed' not in res['ratios']   # its two rows are in different calls: no ratio mixes them
     assert None not in res['ratios'].values()
+    loop = next(r for r in res['runs'] if r['role'] == 'default' and r['method'] == 'lora' and r['phase'] == 'train')
+    trainer = next(r for r in res['runs'] if r['role'] == 'package Trainer')
+    assert (trainer['tokens'], trainer['tokens_padded']) == (loop['tokens'], loop['tokens_padded'])   # the Trainer row times the loop rows' batches
     merged = next(r for r in res['runs'] if r['method'] == 'merged')
     assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
     assert 'aten::' in (tmp_path/'prof.txt').read_text() and "through the package's Trainer" in (tmp_path/'prof.txt').read_text()
@@ -73,9 +76,13 @@ def test_benchmark_flop_count():
 def test_benchmark_batches_and_shape_warmup():
     "Batches padded up to a multiple, and the warm-up that gives each batch shape one untimed step (GPU rows then time steady state)"
     b = bench_module()
-    split = dict(ids=[[1] * n for n in (3, 5, 9, 17, 33, 40, 41, 70)], labels=[0] * 8)
+    split = dict(ids=[[1] * n for n in (40, 5, 70, 17, 3, 50, 9, 30)], labels=[0] * 8)   # spaced so that the 10% sort jitter cannot reorder them
     exact, bucketed = b.make_batches(split, 2, 0, 4), b.make_batches(split, 2, 0, 4, multiple=32)
     assert sorted(x['input_ids'].shape[1] for x in exact) == [5, 17, 40, 70]
+    assert exact[0]['input_ids'].shape[1] == 70                         # the Trainer's order: the longest batch first
     assert sorted(x['input_ids'].shape[1] for x in bucketed) == [32, 32, 64, 96]
+    assert sorted(x['input_ids'].shape[1] for x in b.make_batches(split, 2, 0, 4, train=False)) == [5, 17, 40, 70]   # evaluation: sorted
+    assert [x['input_ids'].shape[1] for x in b.make_batches(split, 2, 0, 3, pad_to=64)] == [64] * 3            # the reference: fixed length
+    assert len(b.make_batches(split, 2, 0, 10)) == 10                                                         # more steps than an epoch: the next epochs
     assert all(x['attention_mask'].sum().item() == y['attention_mask'].sum().item() for x, y in zip(exact, bucketed))   # the same real tokens
     assert [tuple(x['input_ids'].shape) for x in b.shape_warmup(bucketed)] == list(dict.fromkeys(tuple(x['input_ids'].shape) for x in bucketed))
