@@ -10,7 +10,7 @@ __all__ = ['COMMANDS', 'load_adapter', 'predict', 'merge', 'predict_cli', 'main'
 # %% ../nbs/05_inference.ipynb #2084a7c5
 import json, sys
 from pathlib import Path
-import torch
+import numpy as np, torch
 from typing import Annotated
 from fastcore.script import call_parse, anno_parser
 from peft import AutoPeftModelForSequenceClassification, PeftModel
@@ -63,18 +63,18 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     if bad: raise ValueError(f"text(s) at position(s) {bad} are empty or not strings; pass non-empty texts.")
     max_length = max_length or context_length(tok)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    dev, res, collate = next(model.parameters()).device, [], batch_collator(tok)
+    dev, collate = next(model.parameters()).device, batch_collator(tok)
+    ids = tok(list(texts))['input_ids']
+    truncated = [len(x) > max_length for x in ids]
+    ids = [tok(t, truncation=True, max_length=max_length)['input_ids'] if cut else x for t, x, cut in zip(texts, ids, truncated)]   # again only if too long
+    order, res = np.argsort([len(x) for x in ids], kind='stable'), [None] * len(texts)
     model.eval()
-    for i in range(0, len(texts), batch_size):
-        chunk = texts[i:i + batch_size]
-        ids = tok(chunk)['input_ids']
-        truncated = [len(x) > max_length for x in ids]
-        if any(truncated): ids = tok(chunk, truncation=True, max_length=max_length)['input_ids']   # again only if a text is too long
-        enc = collate([{'input_ids': x} for x in ids]).to(dev)
-        probs = torch.softmax(model(**enc).logits.float(), -1).cpu()
-        for t, p, cut in zip(chunk, probs, truncated):
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        probs = torch.softmax(model(**collate([{'input_ids': ids[j]} for j in idx]).to(dev)).logits.float(), -1).cpu()
+        for j, p in zip(idx, probs):
             k = int(p.argmax())
-            res.append(dict(text=t, label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=cut))
+            res[j] = dict(text=texts[j], label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=truncated[j])
     return res
 
 # %% ../nbs/05_inference.ipynb #e9338fa7
