@@ -24,7 +24,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from lightweight_ft.models import GroupedByLength, TrainConfig, compute_device, use_bf16, fuse_gelu
+from lightweight_ft.models import GroupedByLength, TrainConfig, compute_device, shortest_first, use_bf16, fuse_gelu
 from lightweight_ft.compare import PeakMemory
 from lightweight_ft.lora import add_lora
 
@@ -70,9 +70,9 @@ def prepare_data(path):
 def make_batches(split, bs, pad, n, pad_to=None, seed=TrainConfig.seed, multiple=1, train=True):
     "`n` batches of `bs` texts. With `pad_to` (the reference): whole batches in the file's order, padded to `pad_to`. Else as the package makes them, padded to their longest rounded up to `multiple`: training batches from `GroupedByLength` (the longest first, epoch after epoch); evaluation batches of the texts sorted by length, as `evaluate` does, taken in a seeded random order (so fewer steps than batches still span the lengths)"
     ids, labels = split['ids'], split['labels']
-    if pad_to: chunks = [list(range(len(ids)))[i:i + bs] for i in range(0, max(len(ids) - bs + 1, 1), bs)] * n
+    if pad_to: chunks = [list(range(i, min(i + bs, len(ids)))) for i in range(0, max(len(ids) - bs + 1, 1), bs)] * n
     elif not train:
-        order = np.argsort([len(x) for x in ids], kind='stable').tolist()
+        order = shortest_first([len(x) for x in ids]).tolist()
         chunks = [order[i:i + bs] for i in range(0, len(order), bs)]
         chunks = [chunks[k] for k in np.random.default_rng(seed).permutation(len(chunks))] * n
     else:
@@ -190,7 +190,7 @@ def shape_warmup(batches) -> list:
     return list(seen.values())
 
 def sdpa_backends(which):
-    "`'no cudnn'`: attention without cuDNN's kernels (which are built per input shape); None: PyTorch's own choice"
+    "`'no cudnn'`: attention without cuDNN's kernels (suspected of a build cost per input shape); None: PyTorch's own choice"
     if which is None: return contextlib.nullcontext()
     assert which == 'no cudnn', which
     from torch.nn.attention import sdpa_kernel, SDPBackend

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
-from .models import TrainConfig, batch_collator, count_params, shortest_first, use_bf16
+from .models import TrainConfig, batch_collator, count_params, shortest_first, token_lengths, use_bf16
 
 # %% ../nbs/02_head.ipynb #0121023f
 HEAD_NAMES = ('score', 'classifier')
@@ -46,7 +46,7 @@ def pooled_features(model, tok, ds, batch_size=64, desc='features', pad_multiple
     hook = head.register_forward_pre_hook(lambda m, args: grabbed.append(args[0]))
     model.eval()
     dev = next(model.parameters()).device
-    order = shortest_first(ds)
+    order = shortest_first(token_lengths(ds))
     dl = DataLoader(ds.select(order).remove_columns([c for c in ds.column_names if c not in ('input_ids', 'attention_mask')]),
                     batch_size=batch_size, collate_fn=batch_collator(tok, pad_multiple))
     try:

@@ -10,14 +10,14 @@ __all__ = ['COMMANDS', 'load_adapter', 'predict', 'merge', 'predict_cli', 'main'
 # %% ../nbs/05_inference.ipynb #2084a7c5
 import json, sys
 from pathlib import Path
-import numpy as np, torch
+import torch
 from typing import Annotated
 from fastcore.script import call_parse, anno_parser
 from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
-from .models import batch_collator, compute_device, load_classifier, load_tokenizer, model_source, _need_gguf
+from .models import batch_collator, compute_device, load_classifier, load_tokenizer, model_source, shortest_first, _need_gguf
 from .compare import compare_cli, save_model
 
 # %% ../nbs/05_inference.ipynb #efe06128
@@ -67,7 +67,7 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     ids = tok(list(texts))['input_ids']
     truncated = [len(x) > max_length for x in ids]
     ids = [tok(t, truncation=True, max_length=max_length)['input_ids'] if cut else x for t, x, cut in zip(texts, ids, truncated)]   # again only if too long
-    order, res = np.argsort([len(x) for x in ids], kind='stable'), [None] * len(texts)
+    order, res = shortest_first([len(x) for x in ids]), [None] * len(texts)
     model.eval()
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]

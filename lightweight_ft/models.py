@@ -185,9 +185,9 @@ def token_lengths(ds) -> list:
     import pyarrow.compute as pc
     return pc.list_value_length(ds.with_format('arrow')['input_ids']).to_pylist()
 
-def shortest_first(ds) -> np.ndarray:
-    "Indices of tokenised `ds` from its shortest text to its longest (ties in the dataset's order): batches in this order carry almost no padding"
-    return np.argsort(token_lengths(ds), kind='stable')
+def shortest_first(lengths) -> np.ndarray:
+    "Indices of texts of `lengths` from the shortest to the longest (ties in their order): batches in this order carry almost no padding"
+    return np.argsort(lengths, kind='stable')
 
 class _EpochToSampler(TrainerCallback):
     "Hands each epoch's number to the trainer's length-grouped sampler before its batches are drawn (a torchrun run that resumes wraps the sampler too deep for the `Trainer`'s own `set_epoch`)"
@@ -233,7 +233,7 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -
 # %% ../nbs/01_baseline.ipynb #e245de15
 def evaluate(trainer, ds) -> dict:
     "Accuracy, loss, samples/s and per-text predictions of `trainer.model` on tokenised `ds`"
-    order = shortest_first(ds)
+    order = shortest_first(token_lengths(ds))
     out = trainer.predict(ds.select(order))  # sorted by length: batches carry almost no padding
     back = np.argsort(order)                 # ... then back to the dataset's order
     probs = torch.softmax(torch.tensor(out.predictions[back], dtype=torch.float32), -1).numpy()
