@@ -1,8 +1,9 @@
 """One results file from two calls of bench/run.py on the same GPU machine: a headline call and an extras call.
 
 A lent GPU gives a few minutes per call, so `bench/gpu.sh` measures the headline configurations (reference, defaults,
-batch 8, whole seed comparison) in one `run.py` call and the rest (dropout placement, big-batch memory, gradient
-checkpointing, no-upcast, Trainer path, sweeps, torch.compile) in a second. Every ratio is still computed inside one
+batch 8, attention kernels, cold shapes, whole seed comparison) in one `run.py` call and the rest (GELU as published,
+peft's adapter input cast, dropout placement, big-batch memory, gradient checkpointing, Trainer path, sweeps,
+torch.compile) in a second. Every ratio is still computed inside one
 call: the headline call's ratios, plus those the extras call can compute from its own rows. The extras' rows of a
 role the headline call measured are dropped (the headline's figures stand), so no ratio mixes the two calls.
 

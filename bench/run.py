@@ -24,7 +24,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from lightweight_ft.models import GroupedByLength, TrainConfig, compute_device, shortest_first, use_bf16, fuse_gelu
+from lightweight_ft.models import GroupedByLength, TrainConfig, attention_kernels, compute_device, shortest_first, use_bf16, fuse_gelu
 from lightweight_ft.compare import PeakMemory
 from lightweight_ft.lora import add_lora
 
@@ -118,9 +118,9 @@ def build(spec, pad, tiny):
     elif spec.get('grad_ckpt'): m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
     if spec['method'] == 'lora': m = add_lora(m, dropout_on=spec.get('dropout_on', 'rank'), frozen_dtype=spec.get('frozen_dtype'))
     if spec['method'] == 'head': freeze_backbone(m)
-    if spec.get('no_upcast'):                                  # keep bf16 activations bf16 in the adapters (peft casts them to fp32)
+    if spec.get('input_cast'):                                 # peft's cast of each adapter input to float32, which `add_lora` turns off with bf16 frozen weights
         for layer in m.modules():
-            if hasattr(layer, 'cast_input_dtype_enabled'): layer.cast_input_dtype_enabled = False
+            if hasattr(layer, 'cast_input_dtype_enabled'): layer.cast_input_dtype_enabled = True
     return m
 
 def autocast(bf16): return torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=bf16)
@@ -158,14 +158,18 @@ def time_eval(model, batches, bf16, warmup):
     return dict(samples_per_s=n / wall, wall_s=wall, samples=n)
 
 def measure(spec, data, tiny=False):
-    "Run one configuration; returns its row for the results file"
+    "Run one configuration under the attention kernels it names (`sdpa_backends`); returns its row for the results file"
+    with sdpa_backends(spec.get('sdpa')): return measure_row(spec, data, tiny)
+
+def measure_row(spec, data, tiny):
+    "One configuration's row"
     if spec.get('path') in ('cached', 'trainer'):           # the package's own code paths, on a `Dataset`
         with Peak() as mem: r = (time_head if spec['path'] == 'cached' else time_trainer)(spec, data, tiny)
         return {**spec, **r, 'peak_mem_gib': mem.added_gib}
     bf16 = spec['precision'] == 'bf16'
     batches, warm = row_batches(spec, data)
     if spec['method'] == 'eval_trio': return time_eval_trio(spec, batches, data, bf16, tiny, warm)
-    with Peak() as mem, sdpa_backends(spec.get('sdpa')):
+    with Peak() as mem:
         model = build(spec, data['pad'], tiny)
         r = time_train(model, batches, bf16, warm, spec.get('compile', False)) if spec['phase'] == 'train' else time_eval(model, batches, bf16, warm)
     return {**spec, **r, 'warmup_steps': warm, 'shapes': len({tuple(b['input_ids'].shape) for b in batches[warm:]}), 'peak_mem_gib': mem.added_gib}
@@ -190,11 +194,10 @@ def shape_warmup(batches) -> list:
     return list(seen.values())
 
 def sdpa_backends(which):
-    "`'no cudnn'`: attention without cuDNN's kernels (suspected of a build cost per input shape); None: PyTorch's own choice"
-    if which is None: return contextlib.nullcontext()
-    assert which == 'no cudnn', which
-    from torch.nn.attention import sdpa_kernel, SDPBackend
-    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+    "None: the package's attention kernels (`attention_kernels`: all but cuDNN's on GPUs); `'pytorch'`: PyTorch's own choice (cuDNN's on Hopper GPUs)"
+    if which is None: return attention_kernels()
+    assert which == 'pytorch', which
+    return contextlib.nullcontext()
 
 def sdpa_choice(bs=32, L=64, d=768, heads=12) -> str:
     "The attention kernel PyTorch picks for a GPT-2-small-shaped bf16 call with a padding mask (as training makes), on this device"
@@ -376,8 +379,8 @@ def plan(a):
             spec.update(dropout_on='rank', frozen_dtype='bfloat16' if precision == 'bf16' else None)
         return {**spec, **kw}
     head_texts = 256 if cpu else 1248
-    specs = [T('lora', 1, S['ref_train'], 'pad1024', 'fp32', dropout_on='input', gelu='python', role='reference'),
-             T('lora', 1, S['ref_eval'], 'pad1024', 'fp32', phase='eval', dropout_on='input', gelu='python', role='reference'),
+    specs = [T('lora', 1, S['ref_train'], 'pad1024', 'fp32', dropout_on='input', gelu='python', sdpa='pytorch', role='reference'),
+             T('lora', 1, S['ref_eval'], 'pad1024', 'fp32', phase='eval', dropout_on='input', gelu='python', sdpa='pytorch', role='reference'),
              T('lora', bs, S['train'], role='default'), T('lora', bs, S['train'], dropout_on='input', role='peft dropout'),
              T('lora', bs, S['train'], gelu='python', role='python gelu'), T('full', bs, S['train'], gelu='python', role='python gelu'),
              T('full', bs, S['train'], role='default'),
@@ -389,14 +392,15 @@ def plan(a):
     for m, kw in [('lora', {}), ('lora', dict(dropout_on='input')), ('full', {}), ('lora', dict(grad_ckpt=True)), ('full', dict(grad_ckpt=True))]:
         specs.append(T(m, big, S['big'], role='memory big batch', **kw))
     if prec == 'bf16':
-        specs += [T('lora', bs, S['train'], no_upcast=True, role='no upcast'),
+        specs += [T('lora', bs, S['train'], input_cast=True, role='peft input cast'),
                   *[T('lora', b, S['train'], frozen_dtype=None, role='fp32 backbone') for b in sorted({bs, 8})]]
     for b in a.sweep_batch: specs.append(T('lora', b, max(2, S['train'] * 8 // b // 2) if cpu else S['train'], sweep='batch', role='sweep'))
     for L in a.sweep_len: specs.append(T('lora', a.sweep_len_batch, max(2, S['train'] // 3) if cpu else S['train'], f'pad{L}', sweep='seq_len', seq_len=L, role='sweep'))
     if a.compile: specs += [T('lora', bs, S['train'], compile=True, role='compiled'), T('full', bs, S['train'], compile=True, role='compiled')]   # last: the slowest to start
     if not cpu or a.tiny:   # one epoch of batches of 32 on shapes this process has not seen, each in a fresh process: what a first epoch costs
         cold = lambda **kw: T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, **kw)   # 40 batches: the 1,250 texts once
-        specs += [cold(pad_multiple=1), cold(pad_multiple=32), cold(pad_multiple=1, sdpa='no cudnn')]
+        specs += [cold(pad_multiple=m, sdpa=s) for s in (None, 'pytorch') for m in (1, 32)]
+        specs.append(T('lora', bs, S['train'], sdpa='pytorch', role='pytorch attention'))   # steady state, every shape seen
     return [s for s in specs if not a.only or s['role'] in a.only]
 
 def run_child(specs_file, data_file, out_file, tiny):
@@ -483,7 +487,8 @@ def ratios(rows, a):
                 f'grad_ckpt_peak_mem_lora_bs{B}': mem(lbc) / mem(lb), f'grad_ckpt_peak_mem_full_bs{B}': mem(fbc) / mem(fb),
                 f'grad_ckpt_train_speed_lora_bs{B}': sps(lbc) / sps(lb)})
     r[f'rank_vs_input_dropout_lora_train_speed_bs{B}'] = sps(lb) / sps(lbi)
-    if get(role='no upcast'): r['no_upcast_vs_default_lora_train_speed'] = sps(get(role='no upcast')) / sps(eager)
+    if get(role='peft input cast'): r['default_vs_peft_input_cast_lora_train_speed'] = sps(eager) / sps(get(role='peft input cast'))
+    if get(role='pytorch attention'): r['package_vs_pytorch_attention_lora_train_speed'] = sps(eager) / sps(get(role='pytorch attention'))
     r.update(fused_vs_python_gelu_lora_train_speed=sps(eager) / sps(get(role='python gelu', method='lora')),
              fused_vs_python_gelu_full_train_speed=sps(ft or (fb if a.batch_size == B else None)) / sps(get(role='python gelu', method='full')))
     fp32_bb = lambda b: get(role='fp32 backbone', batch_size=b)
@@ -492,7 +497,8 @@ def ratios(rows, a):
     cold = lambda **kw: get(role='cold shapes', sdpa=kw.pop('sdpa', None), **kw)
     if cold(pad_multiple=1):
         r.update(cold_pad32_vs_pad1_lora_train_speed_bs32=sps(cold(pad_multiple=32)) / sps(cold(pad_multiple=1)),
-                 cold_no_cudnn_vs_default_attention_lora_train_speed_bs32=sps(cold(pad_multiple=1, sdpa='no cudnn')) / sps(cold(pad_multiple=1)))
+                 cold_package_vs_pytorch_attention_lora_train_speed_bs32=sps(cold(pad_multiple=32)) / sps(cold(pad_multiple=32, sdpa='pytorch')),
+                 cold_package_vs_pytorch_attention_lora_train_speed_bs32_pad1=sps(cold(pad_multiple=1)) / sps(cold(pad_multiple=1, sdpa='pytorch')))
     lc, fc = get(method='lora', compile=True), get(method='full', compile=True)
     if a.compile: r.update(compiled_vs_eager_lora_train_speed=sps(lc) / sps(eager), compiled_lora_vs_full_train_speed=sps(lc) / sps(fc))
     peak = bf16_peak_tflops(torch.cuda.get_device_name()) if DEV.type == 'cuda' else getattr(a, 'bf16_peak_tflops', None)

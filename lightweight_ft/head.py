@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
-from .models import TrainConfig, batch_collator, count_params, shortest_first, token_lengths, use_bf16
+from .models import TrainConfig, attention_kernels, batch_collator, count_params, shortest_first, token_lengths, use_bf16
 
 # %% ../nbs/02_head.ipynb #0121023f
 HEAD_NAMES = ('score', 'classifier')
@@ -53,7 +53,7 @@ def pooled_features(model, tok, ds, batch_size=64, desc='features', pad_multiple
         for b in tqdm(dl, desc=desc, leave=False):
             b = {k: v.to(dev) for k, v in b.items()}
             grabbed.clear()
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda' and use_bf16()):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda' and use_bf16()), attention_kernels():
                 model(**b)
             h = grabbed[0]
             feats.append((_last_token(h, b['input_ids'], model.config.pad_token_id) if h.dim() == 3 else h).float().cpu())

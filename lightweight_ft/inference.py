@@ -17,7 +17,7 @@ from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
-from .models import batch_collator, compute_device, load_classifier, load_tokenizer, model_source, shortest_first, _need_gguf
+from .models import attention_kernels, batch_collator, compute_device, load_classifier, load_tokenizer, model_source, shortest_first, _need_gguf
 from .compare import compare_cli, save_model
 
 # %% ../nbs/05_inference.ipynb #efe06128
@@ -71,7 +71,8 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     model.eval()
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
-        probs = torch.softmax(model(**collate([{'input_ids': ids[j]} for j in idx]).to(dev)).logits.float(), -1).cpu()
+        with attention_kernels(): logits = model(**collate([{'input_ids': ids[j]} for j in idx]).to(dev)).logits
+        probs = torch.softmax(logits.float(), -1).cpu()
         for j, p in zip(idx, probs):
             k = int(p.argmax())
             res[j] = dict(text=texts[j], label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=truncated[j])

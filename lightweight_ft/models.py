@@ -7,15 +7,16 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/baseline.html.md"""
 # %% auto #0
 __all__ = ['model_source', 'load_tokenizer', 'compute_device', 'fuse_gelu', 'load_classifier', 'gpt2_tokenizer_source',
            'tiny_gpt2', 'TrainConfig', 'use_bf16', 'accuracy', 'length_grouped_order', 'pad_multiple', 'batch_collator',
-           'GroupedByLength', 'token_lengths', 'shortest_first', 'ClassifierTrainer', 'make_trainer', 'evaluate',
-           'count_params']
+           'attention_kernels', 'GroupedByLength', 'token_lengths', 'shortest_first', 'ClassifierTrainer',
+           'make_trainer', 'evaluate', 'count_params']
 
 # %% ../nbs/01_baseline.ipynb #ecaed638
-import json, math, os, time
+import contextlib, json, math, os, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from torch.utils.data import Sampler, SequentialSampler
+from torch.nn.attention import sdpa_kernel, SDPBackend
 from transformers.activations import NewGELUActivation
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                           GPT2Config, GPT2ForSequenceClassification, Trainer, TrainerCallback, TrainingArguments)
@@ -163,6 +164,12 @@ def batch_collator(tok, multiple=None) -> DataCollatorWithPadding:
     return DataCollatorWithPadding(tok, pad_to_multiple_of=m if m > 1 else None)
 
 # %% ../nbs/01_baseline.ipynb #e6aeed96
+def attention_kernels(gpu=None):
+    "A context in which attention may use any of PyTorch's kernels but cuDNN's (built afresh for each input shape) where it runs on a GPU (`gpu`: default, whether there is one); on the CPU, no change"
+    if not (torch.cuda.is_available() if gpu is None else gpu): return contextlib.nullcontext()
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+# %% ../nbs/01_baseline.ipynb #e6f30f8d
 class GroupedByLength(Sampler):
     "Sampler of `length_grouped_order` over `lengths`, drawn from `seed` and the epoch (`set_epoch`): the same on every process and on resuming"
     def __init__(self, lengths, batch_size, seed=0, group=64):
@@ -196,10 +203,14 @@ class _EpochToSampler(TrainerCallback):
         if getattr(self.trainer, '_grouped', None) is not None: self.trainer._grouped.set_epoch(int(state.epoch))   # a resumed run's state.epoch: its epoch plus the part done
 
 class ClassifierTrainer(Trainer):
-    "A `Trainer` that trains on length-grouped batches (`length_grouped_order`) and evaluates and predicts in the dataset's order"
+    "A `Trainer` that trains on length-grouped batches (`length_grouped_order`), evaluates and predicts in the dataset's order, and runs attention through `attention_kernels`"
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.add_callback(_EpochToSampler(self))
+    def training_step(self, *args, **kw):
+        with attention_kernels(): return super().training_step(*args, **kw)      # the backward pass too: it runs inside
+    def prediction_step(self, *args, **kw):
+        with attention_kernels(): return super().prediction_step(*args, **kw)
     def _get_train_sampler(self, train_dataset=None):
         ds = self.train_dataset if train_dataset is None else train_dataset
         if self.args.train_sampling_strategy != 'group_by_length' or not hasattr(ds, 'column_names'): return super()._get_train_sampler(train_dataset)
@@ -215,7 +226,7 @@ class ClassifierTrainer(Trainer):
         if not hasattr(self, '_flops_per_token'): self._flops_per_token = super().floating_point_ops({key: torch.zeros(1, 1)})
         return self._flops_per_token * inputs[key].numel() if key in inputs else 0
 
-# %% ../nbs/01_baseline.ipynb #e6f30f8d
+# %% ../nbs/01_baseline.ipynb #5aba7305
 def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -> Trainer:
     "A `ClassifierTrainer` for `model` on tokenised `ds` (`train`/`test`), padding each batch to its longest text (rounded up to `cfg.pad_multiple`)"
     cfg = cfg or TrainConfig()
@@ -230,7 +241,7 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, **kw) -
     return ClassifierTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'),
                              data_collator=batch_collator(tok, cfg.pad_multiple), processing_class=tok, compute_metrics=accuracy)
 
-# %% ../nbs/01_baseline.ipynb #e245de15
+# %% ../nbs/01_baseline.ipynb #c81104e4
 def evaluate(trainer, ds) -> dict:
     "Accuracy, loss, samples/s and per-text predictions of `trainer.model` on tokenised `ds`"
     order = shortest_first(token_lengths(ds))
@@ -241,7 +252,7 @@ def evaluate(trainer, ds) -> dict:
     return dict(accuracy=m['test_accuracy'], loss=m['test_loss'], samples_per_s=m['test_samples_per_second'],
                 eval_s=m['test_runtime'], preds=probs.argmax(-1).tolist(), labels=out.label_ids[back].tolist(), probs=probs.tolist())
 
-# %% ../nbs/01_baseline.ipynb #00c59a52
+# %% ../nbs/01_baseline.ipynb #7c232451
 def count_params(model) -> dict:
     "Trainable and total parameter counts of `model`, with the trainable share in %"
     total = sum(p.numel() for p in model.parameters())

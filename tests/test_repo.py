@@ -17,7 +17,7 @@ def test_benchmark_script_tiny(tmp_path):
     import json
     run = lambda out, *args: subprocess.run([sys.executable, 'bench/run.py', '--tiny', '--out', str(tmp_path/out), '--sweep-batch', '2', '--sweep-len', '32', *args],
                                             cwd=ROOT, check=True, capture_output=True, text=True)
-    run('head.json', '--only', 'reference', 'default', 'python gelu', 'cold shapes', '--seed-comparison', '--seed-comparison-batch', '8', '4', '--profile', str(tmp_path/'prof.txt'))
+    run('head.json', '--only', 'reference', 'default', 'python gelu', 'pytorch attention', 'cold shapes', '--seed-comparison', '--seed-comparison-batch', '8', '4', '--profile', str(tmp_path/'prof.txt'))
     run('extras.json', '--only', 'peft dropout', 'head through backbone', 'package Trainer', 'memory big batch', 'sweep')
     subprocess.run([sys.executable, 'bench/combine.py', str(tmp_path/'head.json'), str(tmp_path/'extras.json'), '--out', str(tmp_path/'all.json')],
                    cwd=ROOT, check=True, capture_output=True, text=True)
@@ -26,10 +26,11 @@ def test_benchmark_script_tiny(tmp_path):
     assert [r for r in res['runs'] if 'error' in r] == []
     assert [s['lora_batch_size'] for s in res['seed_comparisons']] == [8, 4]
     cold = [r for r in res['runs'] if r['role'] == 'cold shapes']
-    assert [(r['pad_multiple'], r.get('sdpa')) for r in cold] == [(1, None), (32, None), (1, 'no cudnn')] and all(r['shapes'] >= 1 for r in cold)
+    assert [(r['pad_multiple'], r.get('sdpa')) for r in cold] == [(1, None), (32, None), (1, 'pytorch'), (32, 'pytorch')] and all(r['shapes'] >= 1 for r in cold)
     headline = {'lora_train_vs_reference', 'eval_vs_reference', 'lora_vs_full_train_speed', 'lora_vs_full_peak_mem_bs8', 'merged_vs_base_eval_speed',
                 'fused_vs_python_gelu_lora_train_speed', 'fused_vs_python_gelu_full_train_speed',
-                'cold_pad32_vs_pad1_lora_train_speed_bs32', 'cold_no_cudnn_vs_default_attention_lora_train_speed_bs32'}
+                'cold_pad32_vs_pad1_lora_train_speed_bs32', 'cold_package_vs_pytorch_attention_lora_train_speed_bs32',
+                'cold_package_vs_pytorch_attention_lora_train_speed_bs32_pad1', 'package_vs_pytorch_attention_lora_train_speed'}
     extras = {'lora_vs_full_peak_mem_bs64', 'grad_ckpt_peak_mem_lora_bs64', 'rank_vs_input_dropout_lora_train_speed_bs64', 'input_vs_rank_dropout_peak_mem_bs64'}
     assert headline <= {k for k, c in res['ratio_call'].items() if c == 'headline'} and extras <= {k for k, c in res['ratio_call'].items() if c == 'extras'}
     assert 'head_cached_vs_backbone_train_speed' not in res['ratios']   # its two rows are in different calls: no ratio mixes them
