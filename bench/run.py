@@ -26,7 +26,7 @@ from torch.utils._pytree import tree_flatten
 
 from lightweight_ft.models import GroupedByLength, TrainConfig, attention_kernels, compute_device, shortest_first, use_bf16, fuse_gelu
 from lightweight_ft.compare import PeakMemory
-from lightweight_ft.lora import add_lora
+from lightweight_ft.lora import add_lora, keep_adapter_inputs
 
 DEV = compute_device()
 # Dense bf16 peak FLOP/s (no sparsity) by device name, from the vendors' datasheets; first match wins.
@@ -118,9 +118,7 @@ def build(spec, pad, tiny):
     elif spec.get('grad_ckpt'): m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
     if spec['method'] == 'lora': m = add_lora(m, dropout_on=spec.get('dropout_on', 'rank'), frozen_dtype=spec.get('frozen_dtype'))
     if spec['method'] == 'head': freeze_backbone(m)
-    if spec.get('input_cast'):                                 # peft's cast of each adapter input to float32, which `add_lora` turns off with bf16 frozen weights
-        for layer in m.modules():
-            if hasattr(layer, 'cast_input_dtype_enabled'): layer.cast_input_dtype_enabled = True
+    if spec.get('input_cast'): keep_adapter_inputs(m, keep=False)   # peft's cast of each adapter input to float32, which `add_lora` turns off with bf16 frozen weights
     return m
 
 def autocast(bf16): return torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=bf16)

@@ -69,13 +69,13 @@ def predict(model, tok, texts, batch_size=32, max_length=None) -> list:
     ids = [tok(t, truncation=True, max_length=max_length)['input_ids'] if cut else x for t, x, cut in zip(texts, ids, truncated)]   # again only if too long
     order, res = shortest_first([len(x) for x in ids]), [None] * len(texts)
     model.eval()
-    for i in range(0, len(order), batch_size):
-        idx = order[i:i + batch_size]
-        with attention_kernels(): logits = model(**collate([{'input_ids': ids[j]} for j in idx]).to(dev)).logits
-        probs = torch.softmax(logits.float(), -1).cpu()
-        for j, p in zip(idx, probs):
-            k = int(p.argmax())
-            res[j] = dict(text=texts[j], label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=truncated[j])
+    with attention_kernels():
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            probs = torch.softmax(model(**collate([{'input_ids': ids[j]} for j in idx]).to(dev)).logits.float(), -1).cpu()
+            for j, p in zip(idx, probs):
+                k = int(p.argmax())
+                res[j] = dict(text=texts[j], label=names[k], score=float(p[k]), probs=dict(zip(names, map(float, p))), truncated=truncated[j])
     return res
 
 # %% ../nbs/05_inference.ipynb #e9338fa7

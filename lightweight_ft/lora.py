@@ -60,10 +60,10 @@ def cast_frozen(model, dtype):
                 if not p.requires_grad: p.data = p.data.to(dt)
     return model
 
-def keep_adapter_inputs(model):
-    "Let `model`'s LoRA adapters take each input in the dtype it comes in (`peft` first casts it to the adapters' own, float32)"
+def keep_adapter_inputs(model, keep=True):
+    "Let `model`'s LoRA adapters take each input in the dtype it comes in (`keep=False`: `peft`'s way, cast to the adapters' own, float32)"
     for layer in model.modules():
-        if isinstance(layer, LoraLayer): layer.cast_input_dtype_enabled = False
+        if isinstance(layer, LoraLayer): layer.cast_input_dtype_enabled = not keep
     return model
 
 def add_lora(model, dropout_on='rank', frozen_dtype=None, **kw):
