@@ -87,3 +87,20 @@ def test_benchmark_batches_and_shape_warmup():
     assert len(b.make_batches(split, 2, 0, 10)) == 10                                                         # more steps than an epoch: the next epochs
     assert all(x['attention_mask'].sum().item() == y['attention_mask'].sum().item() for x, y in zip(exact, bucketed))   # the same real tokens
     assert [tuple(x['input_ids'].shape) for x in b.shape_warmup(bucketed)] == list(dict.fromkeys(tuple(x['input_ids'].shape) for x in bucketed))
+
+def test_tutorial_prose_has_no_performance_internals():
+    "Notebooks 00-05 teach: kernels, GPUs and allocators belong in 06_benchmark; no notebook prose quotes commit hashes"
+    import json, re
+    perf = re.compile(r'cudnn|\bh[12]00\b|allocator|\bmfu\b|glibc|\bkernels?\b', re.I)
+    for p in sorted((ROOT/'nbs').glob('*.ipynb')):
+        md = ' '.join(''.join(c['source']) for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'markdown')
+        assert not re.findall(r'`[0-9a-f]{7,40}`', md), f'{p.name}: commit hashes in prose'
+        if re.match(r'0[0-5]_', p.name): assert not perf.findall(md), f'{p.name}: performance internals in tutorial prose: {perf.findall(md)}'
+
+def test_package_functions_are_short():
+    "No function in the package is longer than about 40 lines"
+    import ast
+    for f in (ROOT/'lightweight_ft').glob('*.py'):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno + 1 <= 40, f'{f.name}:{node.lineno} {node.name} is {node.end_lineno - node.lineno + 1} lines'
