@@ -27,7 +27,7 @@ def parse(argv=None):
     arg('--sweep-len-batch', type=int, default=8)
     arg('--compile', action='store_true', help='also time torch.compile for LoRA and full fine-tuning')
     arg('--seed-comparison', action='store_true', help="also time the package's whole seed comparison")
-    arg('--seed-comparison-batch', type=int, nargs='+', default=[8], help='LoRA batch sizes of the timed seed comparisons; the first is the headline')
+    arg('--seed-comparison-batch', type=int, nargs='+', default=[8], help='LoRA batch sizes of the seed comparisons; the first is the headline')
     arg('--tensor-memory', action='store_true', help='instead of timing: count the peak live-tensor memory of each method at batch 8 and '
         '--big-batch, fp32 and bf16, on fake tensors (seconds each)')
     arg('--profile', default=None, help='write torch.profiler tables of LoRA and full training to this file')
@@ -43,7 +43,8 @@ def parse(argv=None):
 def plan(a) -> list:
     "Every configuration of one run, in order"
     cpu, prec = DEV.type == 'cpu', a.precision or ('bf16' if use_bf16() else 'fp32')
-    S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2) if cpu else dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20, cold=40)
+    S = dict(ref_train=3, ref_eval=4, train=12, eval=3, big=2)
+    if not cpu: S = dict(ref_train=30, ref_eval=100, train=60, eval=20, big=20, cold=40)
     if a.tiny: S = {k: 2 for k in S}
     bs, ebs, big, n = a.batch_size, a.eval_batch_size, a.big_batch, S['train']
     def T(method, batch, steps, padding='dynamic', precision=prec, phase='train', **kw):
@@ -65,7 +66,8 @@ def plan(a) -> list:
         specs += [T('lora', bs, n, input_cast=True, role='peft input cast'),
                   *[T('lora', b, n, frozen_dtype=None, role='fp32 backbone') for b in sorted({bs, 8})]]
     specs += [T('lora', b, max(2, n * 8 // b // 2) if cpu else n, sweep='batch', role='sweep') for b in a.sweep_batch]
-    specs += [T('lora', a.sweep_len_batch, max(2, n // 3) if cpu else n, f'pad{L}', sweep='seq_len', seq_len=L, role='sweep') for L in a.sweep_len]
+    specs += [T('lora', a.sweep_len_batch, max(2, n // 3) if cpu else n, f'pad{L}', sweep='seq_len', seq_len=L, role='sweep')
+              for L in a.sweep_len]
     if a.compile: specs += [T(m, bs, n, compile=True, role='compiled') for m in ('lora', 'full')]   # last: the slowest to start
     if not cpu or a.tiny:   # a first epoch (40 batches of 32) on shapes new to a fresh process; then steady state with PyTorch's attention
         specs += [T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, pad_multiple=m, sdpa=s)
@@ -121,7 +123,8 @@ def settings(a, data) -> dict:
                       'LoRA training = 2x forward (no backbone weight gradients), full = 3x forward',
                 bf16_peak_tflops=peak_tflops(), precision=a.precision or ('bf16' if use_bf16() else 'fp32'),
                 malloc_mmap_threshold=a.malloc_mmap_threshold,
-                padding='dynamic rows: each batch padded to its longest text rounded up to pad_multiple (1 on CPUs, 32 on GPUs, as the package pads)',
+                padding='dynamic rows: each batch padded to its longest text rounded up to pad_multiple '
+                        '(1 on CPUs, 32 on GPUs, as the package pads)',
                 warmup="rows with warm_shapes first take one untimed step on each batch shape they time (GPUs), so they time steady state; "
                        "'cold shapes' rows (GPUs) time one epoch on shapes new to their fresh process, as a first epoch runs",
                 attention=dict(sdpa_backend=sdpa_choice(), cudnn=torch.backends.cudnn.version() if DEV.type == 'cuda' else None),
@@ -138,15 +141,18 @@ def write_tensor_memory(a, data):
             'batch of the longest texts at each batch size, counted op by op on fake tensors: exact for these kernels, with no allocator '
             'caching or fragmentation')
     st = dict(model=model_name(a), what=what, kernels=f'{DEV.type} kernels of torch {torch.__version__}', command=command())
-    write(a.out, dict(device=environment()['device'], versions=environment(), settings=st, runs=rows, ratios=tensor_ratios(rows, a.big_batch)))
+    env = environment()
+    write(a.out, dict(device=env['device'], versions=env, settings=st, runs=rows, ratios=tensor_ratios(rows, a.big_batch)))
 
 def write_profile(a, data):
     "torch.profiler tables of LoRA (both dropout placements), full training and LoRA through the package's `Trainer`, to `a.profile`"
     prec = a.precision or ('bf16' if use_bf16() else 'fp32')
     fd = 'bfloat16' if prec == 'bf16' else None
-    txt = [f'== {m} {dict(kw)} bs={a.batch_size} {prec}\n' + profile_top(dict(method=m, batch_size=a.batch_size, precision=prec, **kw), data, a.tiny)
+    txt = [f'== {m} {dict(kw)} bs={a.batch_size} {prec}\n'
+           + profile_top(dict(method=m, batch_size=a.batch_size, precision=prec, **kw), data, a.tiny)
            for m, kw in [('lora', dict(frozen_dtype=fd)), ('lora', dict(dropout_on='input', frozen_dtype=fd)), ('full', {})]]
-    txt.append(f"== LoRA through the package's Trainer, bs=8 {prec}, by self host time\n" + profile_trainer(dict(batch_size=8, frozen_dtype=fd), data, a.tiny))
+    txt.append(f"== LoRA through the package's Trainer, bs=8 {prec}, by self host time\n"
+               + profile_trainer(dict(batch_size=8, frozen_dtype=fd), data, a.tiny))
     Path(a.profile).write_text('\n\n'.join(txt))
     if DEV.type == 'cuda': torch.cuda.empty_cache()                 # leave the GPU's memory to the measuring process
 
@@ -159,7 +165,8 @@ def main():
         if a.tensor_memory: return write_tensor_memory(a, data)
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         isolate = DEV.type == 'cpu' and not a.tiny
-        if DEV.type == 'cpu' and not isolate: a.malloc_mmap_threshold = a.malloc_mmap_threshold or 131072   # one process: freed memory must leave it
+        if DEV.type == 'cpu' and not isolate:           # one process: freed memory must leave it
+            a.malloc_mmap_threshold = a.malloc_mmap_threshold or 131072
         env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': str(a.malloc_mmap_threshold)} if a.malloc_mmap_threshold else None
         if a.profile: write_profile(a, data)           # first: seconds, and a later timeout cannot lose it
         specs, res = plan(a), dict(device=environment()['device'], versions=environment(), settings=settings(a, data), runs=[])
