@@ -50,7 +50,7 @@ def bench_data(lengths):
     split = dict(ids=[[rng.randrange(1, 1000) for _ in range(n)] for n in lengths], labels=[i % 4 for i in range(len(lengths))])
     return dict(pad=tok.pad_token_id, tokenizer=gpt2_tokenizer_source(), train=split, test=split), tok
 
-def test_tensor_memory_count():
+def test_benchmark_tensor_memory_count():
     "The benchmark's live-tensor count: exact bytes for tensors made and freed, and (within 1%) the same peak on fake tensors as on real ones"
     import torch
     from lightweight_ft import benchmark as b
