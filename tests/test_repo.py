@@ -19,6 +19,9 @@ def test_benchmark_script_tiny(tmp_path):
                                             cwd=ROOT, check=True, capture_output=True, text=True)
     run('head.json', '--only', 'reference', 'default', 'python gelu', 'pytorch attention', 'cold shapes', '--seed-comparison', '--seed-comparison-batch', '8', '4', '--profile', str(tmp_path/'prof.txt'))
     run('extras.json', '--only', 'peft dropout', 'head through backbone', 'package Trainer', 'memory big batch', 'sweep')
+    run('tensors.json', '--tensor-memory', '--big-batch', '16')
+    tensors = json.loads((tmp_path/'tensors.json').read_text())
+    assert len(tensors['runs']) == 22 and [r for r in tensors['runs'] if 'error' in r] == [] and None not in tensors['ratios'].values()
     subprocess.run([sys.executable, 'bench/combine.py', str(tmp_path/'head.json'), str(tmp_path/'extras.json'), '--out', str(tmp_path/'all.json')],
                    cwd=ROOT, check=True, capture_output=True, text=True)
     res = json.loads((tmp_path/'all.json').read_text())
@@ -96,8 +99,9 @@ def test_benchmark_ratio_table():
     import json
     from lightweight_ft import benchmark as b
     assert all(num in b.ROWS and (den is None or den in b.ROWS) and metric in b.METRICS for _, num, den, metric, _ in b.RATIOS)
-    names = {n.format(big=256) for n, *_ in b.RATIOS}
     for f in ('cpu-2core', 'h200'):
         res = json.loads((ROOT/'bench'/'results'/f'{f}.json').read_text())
         older = {'no_upcast_vs_default_lora_train_speed', 'cold_no_cudnn_vs_default_attention_lora_train_speed_bs32'}   # bench/README.md
         assert set(res['ratios']) - {n.format(big=res['settings']['big_batch']) for n, *_ in b.RATIOS} <= older, f
+    tk = json.loads((ROOT/'bench'/'results'/'tensors'/'cpu-kernels.json').read_text())
+    assert set(b.tensor_ratios([dict(s, tensor_peak_gib=1.) for s in b.tensor_specs(256)], 256)) == set(tk['ratios'])
