@@ -12,11 +12,9 @@ role the headline call measured are dropped (the headline's figures stand), so n
         --extras-batch-size 256 --extras-big-batch 256 --out bench/results/h200.json
 EXTRAS may be a results file or the `<out>.rows0.json` rows a timed-out call left (its settings given by the flags).
 """
-import argparse, importlib.util, json
+import argparse, json
 from pathlib import Path
-
-spec = importlib.util.spec_from_file_location('bench_run', Path(__file__).with_name('run.py'))
-run = importlib.util.module_from_spec(spec); spec.loader.exec_module(run)
+from lightweight_ft.benchmark import ratios
 
 def extras_rows(path):
     "Rows and settings of an extras call: a results file, or the per-spec rows file of a call that timed out"
@@ -30,9 +28,9 @@ def combine(headline, extras, a) -> dict:
     rows, xs = extras_rows(extras)
     mine = {r.get('role') for r in res['runs']}
     rows = [dict(r, call='extras') for r in rows if r.get('role') not in mine]
-    args = argparse.Namespace(batch_size=xs['train_batch_size'] if xs else a.extras_batch_size, big_batch=xs['big_batch'] if xs else a.extras_big_batch,
-                              compile=any(r.get('compile') for r in rows), bf16_peak_tflops=res['settings']['bf16_peak_tflops'])
-    extra_ratios = {k: v for k, v in run.ratios(rows, args).items() if v is not None and res['ratios'].get(k) is None}
+    ctx = dict(bs=xs['train_batch_size'] if xs else a.extras_batch_size, big=xs['big_batch'] if xs else a.extras_big_batch,
+               peak=res['settings']['bf16_peak_tflops'])
+    extra_ratios = {k: v for k, v in ratios(rows, **ctx).items() if v is not None and res['ratios'].get(k) is None}
     for r in rows: r.pop('lengths', None)
     res['runs'] = [dict(r, call='headline') for r in res['runs']] + rows
     res['ratios'] = {**{k: v for k, v in res['ratios'].items() if v is not None}, **extra_ratios}

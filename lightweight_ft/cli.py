@@ -7,7 +7,7 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/cli.html.md"""
 # %% auto #0
 __all__ = ['COMMANDS', 'config_fields', 'config_parser', 'config_from_args', 'compare_command', 'predict_command', 'main']
 
-# %% ../nbs/08_cli.ipynb #124cee59
+# %% ../nbs/08_cli.ipynb #a1c8a68b
 import argparse, json, shlex, sys
 from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
@@ -15,7 +15,7 @@ from fastcore.docments import docments
 from .compare import RunConfig
 from .utils import ConfigError, is_main
 
-# %% ../nbs/08_cli.ipynb #8188cc43
+# %% ../nbs/08_cli.ipynb #31537b30
 def config_fields(cls=RunConfig, path=()) -> list:
     "`(path, type, default, help)` of every leaf field of the config tree under `cls`"
     doc, out = docments(cls), []
@@ -40,7 +40,7 @@ def _converter(kind, name):
         return s
     return conv
 
-# %% ../nbs/08_cli.ipynb #e8e46bf7
+# %% ../nbs/08_cli.ipynb #41528e1f
 def config_parser(prog='lightweight-ft compare') -> argparse.ArgumentParser:
     "An argument parser with one flag per `RunConfig` field (sub-config fields by their own names)"
     ap = argparse.ArgumentParser(prog=prog, description='Fine-tune and compare methods on one model and data set; write a report.',
@@ -60,7 +60,7 @@ def config_from_args(argv) -> RunConfig:
     kinds = {f.name: f.default_factory for f in fields(RunConfig) if f.default is MISSING}
     return RunConfig(**top, **{k: kinds[k](**v) for k, v in sub.items()})
 
-# %% ../nbs/08_cli.ipynb #deca5fdf
+# %% ../nbs/08_cli.ipynb #3e0aee58
 def _fail(msg):
     print(f'lightweight-ft: error: {msg}', file=sys.stderr); sys.exit(2)
 

@@ -10,7 +10,7 @@ __all__ = ['METHODS', 'DROPOUT_ON', 'METHOD_SETTINGS', 'COLUMNS', 'bootstrap_ci'
            'resumable_checkpoint', 'compare', 'results_table', 'run_dir_results', 'to_markdown', 'plot_accuracy',
            'plot_curves', 'plot_confusions', 'write_report']
 
-# %% ../nbs/04_compare.ipynb #0f73af94
+# %% ../nbs/04_compare.ipynb #b9fb13e0
 import json, shutil, time
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import __version__
@@ -43,7 +43,7 @@ def score(preds, labels, loss, n_classes=None) -> dict:
     return dict(accuracy=float((preds == labels).mean()), ci_low=lo, ci_high=hi, eval_loss=float(loss),
                 confusion=cm.tolist(), preds=preds.tolist())
 
-# %% ../nbs/04_compare.ipynb #5d793a0e
+# %% ../nbs/04_compare.ipynb #446c5b11
 METHODS = ('baseline', 'head', 'lora', 'full')
 DROPOUT_ON = ('rank', 'input')
 
@@ -64,7 +64,7 @@ class LoraSettings:
         check(self.dropout_on in DROPOUT_ON, 'dropout_on', self.dropout_on, f'one of {DROPOUT_ON}')
         check(self.targets is None or len(self.targets) > 0, 'targets', self.targets, 'module names, or None for the defaults')
 
-# %% ../nbs/04_compare.ipynb #dea0408c
+# %% ../nbs/04_compare.ipynb #a12988f4
 @dataclass
 class RunConfig:
     "Everything a comparison depends on: what to train, on what, how, where, and where to write"
@@ -93,7 +93,7 @@ class RunConfig:
         for k, kind in (('train', TrainConfig), ('lora', LoraSettings), ('device', DevicePolicy)):
             check(isinstance(getattr(self, k), kind), k, getattr(self, k), f'a {kind.__name__}')
 
-# %% ../nbs/04_compare.ipynb #e35a9ccd
+# %% ../nbs/04_compare.ipynb #60f222e6
 METHOD_SETTINGS = dict(baseline=(), head=('head_batch_size',), lora=('lora',), full=('full_lr',))
 
 def _plain(v):
@@ -120,7 +120,7 @@ def changes(old: dict, new: dict) -> list:
     o, n = _flat(old or {}), _flat(new)
     return [f'{k}: {o.get(k)!r} -> {n.get(k)!r}' for k in sorted(set(o) | set(n)) if o.get(k) != n.get(k)]
 
-# %% ../nbs/04_compare.ipynb #4fa9b474
+# %% ../nbs/04_compare.ipynb #2a809055
 def save_model(model, tok, path, base, names=LABELS, **meta) -> Path:
     "Save `model` (adapter or full) and `tok` to `path` atomically, with the base model recorded"
     path = Path(path); tmp = path.with_name(path.name + '.tmp')
@@ -137,7 +137,7 @@ def save_model(model, tok, path, base, names=LABELS, **meta) -> Path:
     else: tmp.rename(path)
     return path
 
-# %% ../nbs/04_compare.ipynb #c665f3ba
+# %% ../nbs/04_compare.ipynb #0d859827
 def _record(method, cfg, ds, key, params, **kw) -> dict:
     return dict(method=method, model=str(cfg.model), data=key['data'], preset=cfg.preset, n_train=len(ds['train']),
                 n_test=len(ds['test']), trainable=params['trainable'], total=params['total'],
@@ -173,7 +173,7 @@ def resumable_checkpoint(folder, key) -> str|None:
         print(f"{key['method']}: discarding the checkpoints in {folder}, made with other settings ({why}): starting fresh")
     if is_main(): shutil.rmtree(folder, ignore_errors=True); folder.mkdir(parents=True); write_json(stamp, key)
 
-# %% ../nbs/04_compare.ipynb #910f2f5e
+# %% ../nbs/04_compare.ipynb #dcf3ec6f
 def _trainer_history(trainer):
     return [dict(epoch=h['epoch'], step=h['step'], train_loss=h['loss']) for h in trainer.state.log_history if 'loss' in h]
 
@@ -197,7 +197,7 @@ def _fit_and_score(model, tok, ds, cfg, train, ckpt_dir, key, policy):
                 resumed_from=last, eval_s=ev['eval_s'], eval_samples_per_s=ev['samples_per_s'], peak_mem_gib=mem.gib,
                 history=_trainer_history(tr))
 
-# %% ../nbs/04_compare.ipynb #4c8abc6f
+# %% ../nbs/04_compare.ipynb #7cef02a7
 def _features(model, tok, ds, cfg, policy, split):
     "Pooled features of `split`, with the seconds and peak memory they took"
     with PeakMemory() as mem:
@@ -227,7 +227,7 @@ def _head(model, tok, ds, cfg, policy, f_test, t_eval, mem):
                 train_samples_per_s=cfg.train.epochs * len(ds['train']) / t_train, eval_s=t_eval,
                 eval_samples_per_s=len(ds['test']) / t_eval, peak_mem_gib=max(m.gib, mem), adapter_mb=size, history=hist)
 
-# %% ../nbs/04_compare.ipynb #a5d825ed
+# %% ../nbs/04_compare.ipynb #74050ce6
 def _lora(model, tok, ds, cfg, policy, key, names):
     "Adapters on `model` (frozen weights stored as the policy says), trained, scored and saved"
     frozen = None if policy.frozen_dtype == 'float32' else policy.frozen_dtype
@@ -247,7 +247,7 @@ def _full(model, tok, ds, cfg, policy, key):
     weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
     return dict(params=count_params(model), **fit, adapter_mb=weights_mb)
 
-# %% ../nbs/04_compare.ipynb #17372208
+# %% ../nbs/04_compare.ipynb #446c9bf5
 def _load(cfg, names):
     dsd = cfg.data if hasattr(cfg.data, 'keys') else load_news(cfg.data, names)
     tok = load_tokenizer(cfg.model)
@@ -347,7 +347,7 @@ def plot_confusions(recs, path=None, names=LABELS):
     if path: fig.savefig(path, dpi=120)
     return fig
 
-# %% ../nbs/04_compare.ipynb #33d712af
+# %% ../nbs/04_compare.ipynb #ebbb005e
 def write_report(recs, cfg, policy) -> pd.DataFrame:
     "Write `results.json`, `results.md` and plots for `recs` to `cfg.out`; return the table"
     out, df = Path(cfg.out), results_table(recs)

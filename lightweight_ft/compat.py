@@ -7,13 +7,13 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/internals.html.md"""
 # %% auto #0
 __all__ = ['LengthGroupedSampling', 'drop_quantizer_mark', 'move_dropout_to_rank', 'keep_adapter_inputs']
 
-# %% ../nbs/10_internals.ipynb #ffa770e3
+# %% ../nbs/10_internals.ipynb #c701fc0a
 from functools import partial
 import torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import SequentialSampler
 from peft.tuners.lora import LoraLayer
 
-# %% ../nbs/10_internals.ipynb #1f4877ee
+# %% ../nbs/10_internals.ipynb #74533236
 class LengthGroupedSampling:
     "Mixin for `Trainer`: train with `self.train_sampler(ds)`, evaluate in the dataset's order (private hooks)"
     def _get_train_sampler(self, train_dataset=None):
@@ -22,14 +22,14 @@ class LengthGroupedSampling:
     def _get_eval_sampler(self, eval_dataset):
         return None if eval_dataset is None else SequentialSampler(eval_dataset)
 
-# %% ../nbs/10_internals.ipynb #ec94a54f
+# %% ../nbs/10_internals.ipynb #7c0b019e
 def drop_quantizer_mark(model):
     "Forget the quantizer `transformers` records on a dequantised GGUF model, so the `Trainer` accepts it"
     model.hf_quantizer, model.is_quantized = None, False
     if hasattr(model.config, 'quantization_config'): del model.config.quantization_config
     return model
 
-# %% ../nbs/10_internals.ipynb #7ef8e824
+# %% ../nbs/10_internals.ipynb #e4140070
 def _drop_output(module, args, out, p): return F.dropout(out, p, module.training)
 
 def move_dropout_to_rank(model):
@@ -42,7 +42,7 @@ def move_dropout_to_rank(model):
                 layer.lora_A[name].register_forward_hook(partial(_drop_output, p=drop.p))
     return model
 
-# %% ../nbs/10_internals.ipynb #4efb94cc
+# %% ../nbs/10_internals.ipynb #865f6b36
 def keep_adapter_inputs(model, keep=True):
     "Let `model`'s LoRA adapters take each input in the dtype it comes in (`keep=False`: peft's float32 cast)"
     for layer in model.modules():

@@ -7,7 +7,7 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/inference.html.md"""
 # %% auto #0
 __all__ = ['load_adapter', 'predict', 'merge']
 
-# %% ../nbs/05_inference.ipynb #4e0b65bc
+# %% ../nbs/05_inference.ipynb #3109b6ae
 import json
 from pathlib import Path
 import torch
@@ -52,7 +52,7 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
     model.config.pad_token_id = tok.pad_token_id
     return model.to(compute_device()).eval(), tok
 
-# %% ../nbs/05_inference.ipynb #1ae5886e
+# %% ../nbs/05_inference.ipynb #ba66803e
 @torch.no_grad()
 def predict(model, tok, texts, batch_size=32, max_length=None, policy=None) -> list:
     "Class, probability and per-class probabilities for each of `texts` (a string or a list)"

@@ -9,7 +9,7 @@ __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'HEAD_NAMES', 'model_source', 'DevicePo
            'use_bf16', 'attention_kernels', 'load_tokenizer', 'fuse_gelu', 'load_classifier', 'gpt2_tokenizer_source',
            'tiny_gpt2', 'head_module', 'count_params']
 
-# %% ../nbs/01_models.ipynb #b2277f8c
+# %% ../nbs/01_models.ipynb #293c5db5
 import os
 from pathlib import Path
 import torch, torch.nn as nn
@@ -38,8 +38,8 @@ def model_source(src) -> tuple:
         raise FileNotFoundError(f"{src} is neither a model folder nor a .gguf file. Pass a folder, a .gguf file, or a hub id such as 'gpt2'.")
     return str(src), None
 
-# %% ../nbs/01_models.ipynb #8e1c8fa4
-ATTENTION = ('pytorch', 'no-cudnn')
+# %% ../nbs/01_models.ipynb #0f1ca87b
+ATTENTION = ('pytorch', 'flash')
 FROZEN_DTYPES = ('float32', 'bfloat16')
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class DevicePolicy:
     device: str|None = None        # 'cpu', 'cuda' or 'cuda:N' (default: this process's GPU, else the CPU)
     bf16: bool|None = None         # bf16 autocast (default: on a GPU that supports it)
     pad_multiple: int|None = None  # round batch lengths up to a multiple of this (default: 32 on a GPU, 1 on a CPU)
-    attention: str|None = None     # 'no-cudnn' (default on a GPU) or 'pytorch' (PyTorch's own pick; default on a CPU)
+    attention: str|None = None     # 'flash' (flash, memory-efficient or plain; default on a GPU) or 'pytorch' (any)
     frozen_dtype: str|None = None  # LoRA's frozen weights: 'float32' or 'bfloat16' (default: bfloat16 when in bf16)
     def __post_init__(self):
         check(self.device is None or self.device == 'cpu' or str(self.device).startswith('cuda'), 'device', self.device,
@@ -59,7 +59,7 @@ class DevicePolicy:
         check(self.attention in (None, *ATTENTION), 'attention', self.attention, f'one of {ATTENTION}')
         check(self.frozen_dtype in (None, *FROZEN_DTYPES), 'frozen_dtype', self.frozen_dtype, f'one of {FROZEN_DTYPES}')
 
-# %% ../nbs/01_models.ipynb #628c50c7
+# %% ../nbs/01_models.ipynb #ccaafb63
 def _default_device() -> str:
     return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else 'cpu'
 
@@ -73,7 +73,7 @@ def device_policy(p: DevicePolicy|None = None) -> DevicePolicy:
     check(not bf16 or (gpu and torch.cuda.is_bf16_supported()), 'bf16', bf16, 'false here: no GPU with bf16 support')
     frozen = p.frozen_dtype or ('bfloat16' if bf16 else 'float32')
     check(frozen == 'float32' or bf16, 'frozen_dtype', frozen, "'float32' when training in float32 (bf16 is off)")
-    return DevicePolicy(dev, bf16, p.pad_multiple or (32 if gpu else 1), p.attention or ('no-cudnn' if gpu else 'pytorch'), frozen)
+    return DevicePolicy(dev, bf16, p.pad_multiple or (32 if gpu else 1), p.attention or ('flash' if gpu else 'pytorch'), frozen)
 
 def compute_device() -> torch.device:
     "The device `device_policy` picks: this process's GPU, else the CPU"
@@ -83,13 +83,13 @@ def use_bf16() -> bool:
     "Whether `device_policy` trains in bf16 autocast here"
     return device_policy().bf16
 
-# %% ../nbs/01_models.ipynb #ae1890b5
+# %% ../nbs/01_models.ipynb #a1181487
 def attention_kernels(policy: DevicePolicy|None = None):
     "A context for running attention the way `policy` says (default: `device_policy()`)"
     if device_policy(policy).attention == 'pytorch': return contextlib.nullcontext()
     return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
-# %% ../nbs/01_models.ipynb #a6f97f7b
+# %% ../nbs/01_models.ipynb #3d054451
 def _hub_error(src, e):
     detail = ' '.join(str(e).split())[:300]
     return OSError(f"Could not load {src!r}: if the Hugging Face hub is unreachable, pass a local model folder or .gguf file "
@@ -148,7 +148,7 @@ def tiny_gpt2(path, names=LABELS, n_layer=2, n_embd=64, n_head=2, seed=0, **kw) 
     tok.save_pretrained(path)
     return str(path)
 
-# %% ../nbs/01_models.ipynb #0d3fe1b0
+# %% ../nbs/01_models.ipynb #b107f350
 HEAD_NAMES = ('score', 'classifier')
 
 def head_module(model) -> nn.Module:

@@ -9,7 +9,7 @@ __all__ = ['TrainConfig', 'accuracy', 'length_grouped_order', 'batch_collator', 
            'shortest_first', 'ClassifierTrainer', 'make_trainer', 'evaluate', 'freeze_backbone', 'pooled_features',
            'head_logits', 'fit_head']
 
-# %% ../nbs/02_training.ipynb #fce60859
+# %% ../nbs/02_training.ipynb #0f0e073c
 import copy, math
 from dataclasses import dataclass
 import numpy as np, torch
@@ -23,7 +23,7 @@ from .models import DevicePolicy, attention_kernels, device_policy, head_module
 from .compat import LengthGroupedSampling
 from .utils import check
 
-# %% ../nbs/02_training.ipynb #8211f976
+# %% ../nbs/02_training.ipynb #2135af2f
 @dataclass
 class TrainConfig:
     "Hyper-parameters of one training run (defaults: the reference's, with batches of 8)"
@@ -49,7 +49,7 @@ class TrainConfig:
 def _int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
 def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-# %% ../nbs/02_training.ipynb #d47f1757
+# %% ../nbs/02_training.ipynb #6cb9c3a9
 def accuracy(eval_pred) -> dict:
     "Accuracy from a `(logits, labels)` pair, for `Trainer(compute_metrics=...)`"
     logits, labels = eval_pred
@@ -73,7 +73,7 @@ def length_grouped_order(lengths, batch_size, group=64, jitter=0.1, generator=No
     if full: full.insert(0, full.pop(max(range(len(full)), key=lambda k: max(lengths[j] for j in full[k]))))
     return [j for b in full + short for j in b]
 
-# %% ../nbs/02_training.ipynb #9d6942a4
+# %% ../nbs/02_training.ipynb #5e5e6ee4
 def batch_collator(tok, multiple=None) -> DataCollatorWithPadding:
     "Pads tokenised texts to the batch's longest, rounded up to a multiple of `multiple` (default: the policy's)"
     m = multiple or device_policy().pad_multiple
@@ -82,7 +82,7 @@ def batch_collator(tok, multiple=None) -> DataCollatorWithPadding:
                          f"could be padded past it: choose a divisor of {context_length(tok)} (8, 16 or 32, say), or 1.")
     return DataCollatorWithPadding(tok, pad_to_multiple_of=m if m > 1 else None)
 
-# %% ../nbs/02_training.ipynb #8c8b68d0
+# %% ../nbs/02_training.ipynb #e06f5f6e
 class GroupedByLength(Sampler):
     "Sampler of `length_grouped_order` over `lengths`, drawn from `seed` and the epoch: the same on every process"
     def __init__(self, lengths, batch_size, seed=0, group=64):
@@ -109,7 +109,7 @@ def shortest_first(lengths) -> np.ndarray:
     "Indices of texts of `lengths` from the shortest to the longest (ties in their order)"
     return np.argsort(lengths, kind='stable')
 
-# %% ../nbs/02_training.ipynb #9bada82b
+# %% ../nbs/02_training.ipynb #98e844f6
 class _EpochToSampler(TrainerCallback):
     "Hands each epoch's number to the trainer's length-grouped sampler before its batches are drawn"
     def __init__(self, trainer): self.trainer = trainer
@@ -139,7 +139,7 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         if not hasattr(self, '_flops_per_token'): self._flops_per_token = super().floating_point_ops({key: torch.zeros(1, 1)})
         return self._flops_per_token * inputs[key].numel() if key in inputs else 0
 
-# %% ../nbs/02_training.ipynb #d5133103
+# %% ../nbs/02_training.ipynb #2b7bd69f
 def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, **kw) -> Trainer:
     "A `ClassifierTrainer` for `model` on tokenised `ds` (`train`/`test`), following `cfg` and the device `policy`"
     cfg, p = cfg or TrainConfig(), device_policy(policy)
@@ -164,14 +164,14 @@ def evaluate(trainer, ds) -> dict:
     return dict(accuracy=m['test_accuracy'], loss=m['test_loss'], samples_per_s=m['test_samples_per_second'],
                 eval_s=m['test_runtime'], preds=probs.argmax(-1).tolist(), labels=out.label_ids[back].tolist(), probs=probs.tolist())
 
-# %% ../nbs/02_training.ipynb #2eb92faf
+# %% ../nbs/02_training.ipynb #f4d60ea3
 def freeze_backbone(model):
     "Make only the head trainable; returns `model`"
     for p in model.parameters(): p.requires_grad_(False)
     for p in head_module(model).parameters(): p.requires_grad_(True)
     return model
 
-# %% ../nbs/02_training.ipynb #dad5cb30
+# %% ../nbs/02_training.ipynb #ae3bd29a
 def _last_token(hidden, input_ids, pad_id):
     "Hidden state of the last non-pad token of each row (transformers' rule for decoder classifiers)"
     if pad_id is None: return hidden[:, -1]

@@ -7,13 +7,13 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/utils.html.md"""
 # %% auto #0
 __all__ = ['ConfigError', 'check', 'PeakMemory', 'is_main', 'atomic_write', 'write_json', 'dir_mb', 'environment', 'fixture']
 
-# %% ../nbs/09_utils.ipynb #47a857a8
+# %% ../nbs/09_utils.ipynb #6fb89eda
 import json, os, platform, tempfile, threading
 from pathlib import Path
 from types import SimpleNamespace
 import psutil, torch
 
-# %% ../nbs/09_utils.ipynb #b19e1a9f
+# %% ../nbs/09_utils.ipynb #bcda342e
 class ConfigError(ValueError):
     "A setting outside its allowed range: the message names the field, its value and what it may be"
 
@@ -65,7 +65,7 @@ class PeakMemory:
         PeakMemory._open.remove(self)
         self.gib = max(self._peak, self._peak_now())
 
-# %% ../nbs/09_utils.ipynb #c3d5d11f
+# %% ../nbs/09_utils.ipynb #7bc95de0
 def is_main() -> bool:
     "True in the process that writes files: the only one, or rank 0 under `torchrun`"
     return int(os.environ.get('RANK', 0)) == 0
@@ -84,7 +84,7 @@ def dir_mb(path) -> float:
     p = Path(path)
     return (p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob('*') if f.is_file())) / 1e6
 
-# %% ../nbs/09_utils.ipynb #d5621941
+# %% ../nbs/09_utils.ipynb #9f84379e
 def _cpu_name():
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -97,7 +97,7 @@ def environment() -> dict:
     return dict(device=dev, cpus=os.cpu_count(), python=platform.python_version(), torch=torch.__version__,
                 transformers=transformers.__version__, peft=peft.__version__, lightweight_ft=__version__)
 
-# %% ../nbs/09_utils.ipynb #d0f79dd6
+# %% ../nbs/09_utils.ipynb #b87a5068
 def fixture() -> SimpleNamespace:
     "A temporary folder, the tiny GPT-2 and its tokenizer, AG News (`news`, and `small`: tiny preset, tokenised) and MiniLM"
     from lightweight_ft.data import load_news, select_preset, shared_dir, tokenize, toy_news

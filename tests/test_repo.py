@@ -19,6 +19,9 @@ def test_benchmark_script_tiny(tmp_path):
                                             cwd=ROOT, check=True, capture_output=True, text=True)
     run('head.json', '--only', 'reference', 'default', 'python gelu', 'pytorch attention', 'cold shapes', '--seed-comparison', '--seed-comparison-batch', '8', '4', '--profile', str(tmp_path/'prof.txt'))
     run('extras.json', '--only', 'peft dropout', 'head through backbone', 'package Trainer', 'memory big batch', 'sweep')
+    run('tensors.json', '--tensor-memory', '--big-batch', '16')
+    tensors = json.loads((tmp_path/'tensors.json').read_text())
+    assert len(tensors['runs']) == 22 and [r for r in tensors['runs'] if 'error' in r] == [] and None not in tensors['ratios'].values()
     subprocess.run([sys.executable, 'bench/combine.py', str(tmp_path/'head.json'), str(tmp_path/'extras.json'), '--out', str(tmp_path/'all.json')],
                    cwd=ROOT, check=True, capture_output=True, text=True)
     res = json.loads((tmp_path/'all.json').read_text())
@@ -42,21 +45,22 @@ def test_benchmark_script_tiny(tmp_path):
     assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
     assert 'aten::' in (tmp_path/'prof.txt').read_text() and "through the package's Trainer" in (tmp_path/'prof.txt').read_text()
 
-def bench_module():
-    "bench/run.py as a module"
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('bench_run', ROOT/'bench'/'run.py'); b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
-    return b
+def bench_data(lengths):
+    "Texts of `lengths` random token ids (labels 0-3) as the benchmark's data, with the GPT-2 tokenizer"
+    import random
+    from lightweight_ft.models import load_tokenizer, gpt2_tokenizer_source
+    tok, rng = load_tokenizer(gpt2_tokenizer_source()), random.Random(0)
+    split = dict(ids=[[rng.randrange(1, 1000) for _ in range(n)] for n in lengths], labels=[i % 4 for i in range(len(lengths))])
+    return dict(pad=tok.pad_token_id, tokenizer=gpt2_tokenizer_source(), train=split, test=split), tok
 
-def test_tensor_memory_count():
+def test_benchmark_tensor_memory_count():
     "The benchmark's live-tensor count: exact bytes for tensors made and freed, and (within 1%) the same peak on fake tensors as on real ones"
     import torch
-    b = bench_module()
+    from lightweight_ft import benchmark as b
     with b.LiveTensors() as live:
         x = torch.ones(1000); y = x * 2; del x, y; z = torch.ones(10)
     assert (live.peak, live.now) == (8000, 40)
-    rng = __import__('random').Random(0)
-    data = dict(pad=0, train=dict(ids=[[rng.randrange(1, 1000) for _ in range(n)] for n in (5, 9, 17, 30, 3, 12, 8, 40)], labels=[0, 1, 2, 3] * 2))
+    data, _ = bench_data((5, 9, 17, 30, 3, 12, 8, 40))
     for spec in [dict(method='lora', dropout_on='rank', frozen_dtype=None), dict(method='full')]:
         spec = dict(spec, batch_size=4, precision='fp32', grad_ckpt=False)
         real, fake = b.tensor_peak(spec, data, tiny=True, fake=False), b.tensor_peak(spec, data, tiny=True)
@@ -65,7 +69,7 @@ def test_tensor_memory_count():
 
 def test_benchmark_flop_count():
     "The FLOP count behind MFU: GPT-2 small's 85M matmul weights give 2 FLOPs each per token forward; LoRA training is 2x forward, full 3x"
-    b = bench_module()
+    from lightweight_ft import benchmark as b
     assert 12 * 12 * 768**2 == 84_934_656                        # qkv + proj + mlp weights of 12 blocks
     assert b.forward_flops([1]) == 2 * 84_934_656 + 4 * 768 * 12
     assert b.forward_flops([10, 20]) == 30 * 2 * 84_934_656 + 4 * 768 * 12 * (100 + 400)
@@ -75,17 +79,19 @@ def test_benchmark_flop_count():
     assert b.bf16_peak_tflops('NVIDIA H200') == 989.4 and b.bf16_peak_tflops('NVIDIA H100 PCIe') == 756.5 and b.bf16_peak_tflops('Intel Xeon') is None
 
 def test_benchmark_batches_and_shape_warmup():
-    "Batches padded up to a multiple, and the warm-up that gives each batch shape one untimed step (GPU rows then time steady state)"
-    b = bench_module()
-    split = dict(ids=[[1] * n for n in (40, 5, 70, 17, 3, 50, 9, 30)], labels=[0] * 8)   # spaced so that the 10% sort jitter cannot reorder them
-    exact, bucketed = b.make_batches(split, 2, 0, 4), b.make_batches(split, 2, 0, 4, multiple=32)
+    "Batches from the package's collator, padded up to a multiple, and the warm-up that gives each batch shape one untimed step (GPU rows then time steady state)"
+    from lightweight_ft import benchmark as b
+    data, tok = bench_data((40, 5, 70, 17, 3, 50, 9, 30))   # spaced so that the 10% sort jitter cannot reorder them
+    split = data['train']
+    exact, bucketed = b.make_batches(split, 2, tok, 4), b.make_batches(split, 2, tok, 4, multiple=32)
     assert sorted(x['input_ids'].shape[1] for x in exact) == [5, 17, 40, 70]
     assert exact[0]['input_ids'].shape[1] == 70                         # the Trainer's order: the longest batch first
     assert sorted(x['input_ids'].shape[1] for x in bucketed) == [32, 32, 64, 96]
-    assert sorted(x['input_ids'].shape[1] for x in b.make_batches(split, 2, 0, 4, train=False)) == [5, 17, 40, 70]   # evaluation: sorted
-    assert [x['input_ids'].shape[1] for x in b.make_batches(split, 2, 0, 3, pad_to=64)] == [64] * 3            # the reference: fixed length
-    assert len(b.make_batches(split, 2, 0, 10)) == 10                                                         # more steps than an epoch: the next epochs
+    assert sorted(x['input_ids'].shape[1] for x in b.make_batches(split, 2, tok, 4, train=False)) == [5, 17, 40, 70]   # evaluation: sorted
+    assert [x['input_ids'].shape[1] for x in b.make_batches(split, 2, tok, 3, pad_to=64)] == [64] * 3            # the reference: fixed length
+    assert len(b.make_batches(split, 2, tok, 10)) == 10                                                         # more steps than an epoch: the next epochs
     assert all(x['attention_mask'].sum().item() == y['attention_mask'].sum().item() for x, y in zip(exact, bucketed))   # the same real tokens
+    assert all((x['input_ids'][x['attention_mask'] == 0] == tok.pad_token_id).all() for x in bucketed)        # padded as the collator pads
     assert [tuple(x['input_ids'].shape) for x in b.shape_warmup(bucketed)] == list(dict.fromkeys(tuple(x['input_ids'].shape) for x in bucketed))
 
 def test_tutorial_prose_has_no_performance_internals():
@@ -104,3 +110,15 @@ def test_package_functions_are_short():
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno - node.lineno + 1 <= 40, f'{f.name}:{node.lineno} {node.name} is {node.end_lineno - node.lineno + 1} lines'
+
+def test_benchmark_ratio_table():
+    "Every ratio is one entry of the declared table, whose rows are named selectors; the committed results' current ratios are among them"
+    import json
+    from lightweight_ft import benchmark as b
+    assert all(num in b.ROWS and (den is None or den in b.ROWS) and metric in b.METRICS for _, num, den, metric, _ in b.RATIOS)
+    for f in ('cpu-2core', 'h200'):
+        res = json.loads((ROOT/'bench'/'results'/f'{f}.json').read_text())
+        older = {'no_upcast_vs_default_lora_train_speed', 'cold_no_cudnn_vs_default_attention_lora_train_speed_bs32'}   # bench/README.md
+        assert set(res['ratios']) - {n.format(big=res['settings']['big_batch']) for n, *_ in b.RATIOS} <= older, f
+    tk = json.loads((ROOT/'bench'/'results'/'tensors'/'cpu-kernels.json').read_text())
+    assert set(b.tensor_ratios([dict(s, tensor_peak_gib=1.) for s in b.tensor_specs(256)], 256)) == set(tk['ratios'])
