@@ -6,9 +6,10 @@ SHARED ?= $(firstword $(wildcard ../shared) $(wildcard shared))
 MODEL  ?= $(if $(SHARED),$(SHARED)/models/smollm2-135m,gpt2)
 DATA   ?= $(if $(SHARED),$(SHARED)/data/ag_news,ag_news)
 PRESET ?= seed
-OUT    ?= runs/$(if $(SHARED),smollm2,gpt2)-$(PRESET)
+# git-ignored: a first run never touches the committed runs
+OUT    ?= runs/first-run
 
-.PHONY: install run test export clean-nbs readme docs docs-check bench gpu-assets
+.PHONY: install run test export clean-nbs readme docs docs-check bench gpu-assets outputs
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -31,6 +32,11 @@ readme: install
 
 clean-nbs: install
 	$(VENV)/bin/nbdev-clean
+
+# Re-execute notebooks in place for fresh committed outputs (NBS=...; SLOW=--slow runs the real-model cells too)
+NBS ?= nbs/[0-9]*.ipynb nbs/index.ipynb
+outputs: install
+	$(PY) tools/run_notebooks.py $(SLOW) $(NBS)
 
 docs: install
 	$(PY) tools/docs/build.py

@@ -1,12 +1,13 @@
 """Execute notebooks in place so their committed outputs are fresh: `python tools/run_notebooks.py [--slow] nbs/01_models.ipynb ...`
 
-Cells flagged `#| slow` run only with `--slow` (they need the real models); otherwise they keep the outputs they have.
+Cells flagged `#| slow` run only with `--slow` (they need the real models: set LWFT_LOCAL=1 to use local copies); otherwise
+they keep the outputs they have.
 Progress bars are off (TQDM_DISABLE) and library deprecation warnings are filtered, so outputs show only what matters;
 progress-bar text left in older outputs is removed."""
 import argparse, os, re, sys
-from pathlib import Path
+os.environ.update(TQDM_DISABLE='1', TOKENIZERS_PARALLELISM='false', PYTHONWARNINGS='ignore::FutureWarning')
 os.environ.update(TQDM_DISABLE='1', HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false', PYTHONWARNINGS='ignore::FutureWarning')
-from execnb.nbio import read_nb, write_nb
+from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
 
 QUIET = "import warnings; warnings.filterwarnings('ignore', category=FutureWarning); warnings.filterwarnings('ignore', category=DeprecationWarning)"
