@@ -1,4 +1,4 @@
-"""Add low-rank adapters to the attention and projection layers, train them with the head, and count what is trained.
+"""Add low-rank adapters to a frozen pretrained model, train them with the head, and see what the rank buys.
 
 Docs: https://lightweight-ft.github.io/lightweight_ft/lora.html.md"""
 
@@ -30,7 +30,8 @@ LORA_TARGETS = dict(
 def lora_targets(model) -> list:
     "Default LoRA target modules for `model`'s architecture"
     mt = model.config.model_type
-    if mt not in LORA_TARGETS: raise ValueError(f"No default LoRA targets for model type {mt!r}; pass `targets=[...]` (module names) explicitly.")
+    if mt not in LORA_TARGETS: raise ValueError(f"No default LoRA targets for model type {mt!r}; "
+                                                "pass `targets=[...]` (module names) explicitly.")
     return LORA_TARGETS[mt]
 
 def lora_config(model, r=8, alpha=32, dropout=0.1, targets=None) -> LoraConfig:
@@ -38,6 +39,7 @@ def lora_config(model, r=8, alpha=32, dropout=0.1, targets=None) -> LoraConfig:
     return LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=alpha, lora_dropout=dropout,
                       target_modules=targets or lora_targets(model), fan_in_fan_out=model.config.model_type == 'gpt2')
 
+# %% ../nbs/03_lora.ipynb #ea7b5bf5
 def _drop_output(module, args, out, p): return F.dropout(out, p, module.training)
 
 def move_dropout_to_rank(model):
@@ -66,11 +68,18 @@ def keep_adapter_inputs(model, keep=True):
         if isinstance(layer, LoraLayer): layer.cast_input_dtype_enabled = not keep
     return model
 
-def add_lora(model, dropout_on='rank', frozen_dtype=None, **kw):
-    "Wrap `model` with LoRA adapters (see `lora_config`), dropout on the `'rank'` side (default) or peft's `'input'` side; `frozen_dtype` stores the frozen weights in that type (and keeps adapter inputs uncast)"
-    if dropout_on not in ('rank', 'input'): raise ValueError(f"dropout_on={dropout_on!r}: use 'rank' (fast, the default) or 'input' (peft's placement)")
+# %% ../nbs/03_lora.ipynb #9a9a80fd
+def add_lora(model, dropout_on='rank', frozen_dtype=None, stock=False, **kw):
+    "Wrap `model` with LoRA adapters (`kw`: see `lora_config`); `stock=True`: `peft`'s model, unchanged"
+    # dropout on the `'rank'` side (default) or `peft`'s `'input'` side; `frozen_dtype`: store frozen weights in it
+    if dropout_on not in ('rank', 'input'):
+        raise ValueError(f"dropout_on={dropout_on!r}: use 'rank' (fast, the default) or 'input' (peft's placement)")
+    if stock and frozen_dtype is not None:
+        raise ValueError(f"stock=True keeps peft's float32 frozen weights: "
+                         f"drop frozen_dtype={frozen_dtype!r} or stock=True")
     pm = get_peft_model(model, lora_config(model, **kw))
-    if frozen_dtype is not None: keep_adapter_inputs(cast_frozen(pm, frozen_dtype))
+    if stock: return pm   # peft's dropout on the input, its weights and its input cast as they are
+    if frozen_dtype is not None: keep_adapter_inputs(cast_frozen(pm, frozen_dtype))   # no float32 round trip
     return move_dropout_to_rank(pm) if dropout_on == 'rank' else pm
 
 # %% ../nbs/03_lora.ipynb #6ea19354
