@@ -55,6 +55,7 @@ class LoraSettings:
     dropout: float = 0.1        # dropout on the adapter branch
     dropout_on: str = 'rank'    # 'rank' (on A x, the package's default) or 'input' (on x, peft's placement)
     targets: tuple|None = None  # module names to adapt (default: per architecture, see `03_lora`)
+    stock: bool = False         # peft's LoRA exactly: input-side dropout, float32 frozen weights, input cast (`03_lora`)
     def __post_init__(self):
         if isinstance(self.targets, str): self.targets = tuple(t for t in self.targets.split(',') if t)
         if isinstance(self.targets, list): self.targets = tuple(self.targets)
@@ -63,6 +64,7 @@ class LoraSettings:
         check(_number(self.dropout) and 0 <= self.dropout < 1, 'dropout', self.dropout, 'in [0, 1), such as 0.1')
         check(self.dropout_on in DROPOUT_ON, 'dropout_on', self.dropout_on, f'one of {DROPOUT_ON}')
         check(self.targets is None or len(self.targets) > 0, 'targets', self.targets, 'module names, or None for the defaults')
+        check(isinstance(self.stock, bool), 'stock', self.stock, 'true or false')
 
 # %% ../nbs/04_compare.ipynb #a12988f4
 @dataclass
@@ -230,16 +232,17 @@ def _head(model, tok, ds, cfg, policy, f_test, t_eval, mem):
 # %% ../nbs/04_compare.ipynb #74050ce6
 def _lora(model, tok, ds, cfg, policy, key, names):
     "Adapters on `model` (frozen weights stored as the policy says), trained, scored and saved"
-    frozen = None if policy.frozen_dtype == 'float32' else policy.frozen_dtype
+    frozen = None if policy.frozen_dtype == 'float32' or cfg.lora.stock else policy.frozen_dtype
     pm = add_lora(model, frozen_dtype=frozen, **_plain_lora(cfg.lora))
     counts = lora_param_counts(pm)
     fit = _fit_and_score(pm, tok, ds, cfg, cfg.train, Path(cfg.out)/'checkpoints'/'lora', key, policy)
     size = dir_mb(save_model(pm, tok, Path(cfg.out)/'lora', cfg.model, names, method='lora')/'adapter_model.safetensors') if is_main() else 0.
-    return dict(params=counts, **fit, lora=counts['lora'], frozen_dtype=policy.frozen_dtype, adapter_mb=size)
+    return dict(params=counts, **fit, lora=counts['lora'], frozen_dtype=frozen or 'float32', adapter_mb=size)
 
 def _plain_lora(s) -> dict:
     "`LoraSettings` as `add_lora`'s keyword arguments"
-    return dict(r=s.r, alpha=s.alpha, dropout=s.dropout, dropout_on=s.dropout_on, targets=list(s.targets) if s.targets else None)
+    return dict(r=s.r, alpha=s.alpha, dropout=s.dropout, dropout_on=s.dropout_on, stock=s.stock,
+                targets=list(s.targets) if s.targets else None)
 
 def _full(model, tok, ds, cfg, policy, key):
     "Every weight of `model` trained (float32 master weights) at `full_lr`, then scored"

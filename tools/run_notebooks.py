@@ -5,8 +5,8 @@ they keep the outputs they have.
 Progress bars are off (TQDM_DISABLE) and library deprecation warnings are filtered, so outputs show only what matters;
 progress-bar text left in older outputs is removed."""
 import argparse, os, re, sys
+from pathlib import Path
 os.environ.update(TQDM_DISABLE='1', TOKENIZERS_PARALLELISM='false', PYTHONWARNINGS='ignore::FutureWarning')
-os.environ.update(TQDM_DISABLE='1', HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false', PYTHONWARNINGS='ignore::FutureWarning')
 from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
 
