@@ -42,6 +42,10 @@ def _converter(kind, name):
     return conv
 
 # %% ../nbs/08_cli.ipynb #41528e1f
+def _metavar(kind) -> str:
+    t = str(kind)
+    return 'true|false' if 'bool' in t else 'N' if ('int' in t or 'float' in t) and 'str' not in t else 'TEXT'
+
 def config_parser(prog='lightweight-ft compare') -> argparse.ArgumentParser:
     "An argument parser with one flag per `RunConfig` field (sub-config fields by their own names)"
     ap = argparse.ArgumentParser(prog=prog, description='Fine-tune and compare methods on one model and data set; write a report.',
@@ -50,7 +54,7 @@ def config_parser(prog='lightweight-ft compare') -> argparse.ArgumentParser:
     assert len(names) == len(set(names)), 'two RunConfig fields share a flag name'
     for path, kind, default, help in config_fields():
         ap.add_argument('--' + path[-1].replace('_', '-'), dest='.'.join(path), type=_converter(kind, path[-1]),
-                        help=f"{help or ''} (default: {default})", metavar=type(default).__name__.upper() if default is not None else 'X')
+                        help=f"{help or ''} (default: {default})", metavar=_metavar(kind))
     return ap
 
 def config_from_args(argv) -> RunConfig:
