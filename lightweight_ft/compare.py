@@ -233,16 +233,12 @@ def _head(model, tok, ds, cfg, policy, f_test, t_eval, mem):
 def _lora(model, tok, ds, cfg, policy, key, names):
     "Adapters on `model` (frozen weights stored as the policy says), trained, scored and saved"
     frozen = None if policy.frozen_dtype == 'float32' or cfg.lora.stock else policy.frozen_dtype
-    pm = add_lora(model, frozen_dtype=frozen, **_plain_lora(cfg.lora))
+    pm = add_lora(model, frozen_dtype=frozen, **_plain(cfg.lora))
     counts = lora_param_counts(pm)
     fit = _fit_and_score(pm, tok, ds, cfg, cfg.train, Path(cfg.out)/'checkpoints'/'lora', key, policy)
     size = dir_mb(save_model(pm, tok, Path(cfg.out)/'lora', cfg.model, names, method='lora')/'adapter_model.safetensors') if is_main() else 0.
     return dict(params=counts, **fit, lora=counts['lora'], frozen_dtype=frozen or 'float32', adapter_mb=size)
 
-def _plain_lora(s) -> dict:
-    "`LoraSettings` as `add_lora`'s keyword arguments"
-    return dict(r=s.r, alpha=s.alpha, dropout=s.dropout, dropout_on=s.dropout_on, stock=s.stock,
-                targets=list(s.targets) if s.targets else None)
 
 def _full(model, tok, ds, cfg, policy, key):
     "Every weight of `model` trained (float32 master weights) at `full_lr`, then scored"
