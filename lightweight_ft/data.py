@@ -145,14 +145,19 @@ PRESETS = dict(seed=dict(n_train=1250, n_test=500, seed=42),
                full=dict(n_train=None, n_test=None, seed=42),
                tiny=dict(n_train=256, n_test=128, seed=42))
 
-def select_preset(dsd: DatasetDict, preset='seed') -> DatasetDict:
-    "Shuffle each split with the preset's seed and keep its first `n_train`/`n_test` rows"
+def select_preset(dsd: DatasetDict, preset='seed', n_test=None, validation=0) -> DatasetDict:
+    "The preset's shuffled `n_train`/`n_test` rows; `n_test` overrides its test size, `validation` tests on held-out train rows"
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     p = PRESETS[preset]
-    def pick(ds, n): 
-        ds = ds.shuffle(seed=p['seed'])
-        return ds if n is None else ds.select(range(min(n, len(ds))))
-    return DatasetDict(train=pick(dsd['train'], p['n_train']), test=pick(dsd['test'], p['n_test']))
+    train, test = dsd['train'].shuffle(seed=p['seed']), dsd['test'].shuffle(seed=p['seed'])
+    n_train = len(train) - validation if p['n_train'] is None else min(p['n_train'], len(train))
+    if validation:   # the validation texts follow the training texts in the same shuffle: never trained on, never test texts
+        if n_train + validation > len(train):
+            raise ValueError(f"validation={validation} needs {n_train + validation} training texts, but the data has "
+                             f"{len(train)}: ask for fewer, or pass more training data.")
+        return DatasetDict(train=train.select(range(n_train)), test=train.select(range(n_train, n_train + validation)))
+    n = n_test or p['n_test']
+    return DatasetDict(train=train.select(range(n_train)), test=test if n is None else test.select(range(min(n, len(test)))))
 
 # %% ../nbs/00_data.ipynb #0109dd30
 def label_maps(names=LABELS) -> tuple:

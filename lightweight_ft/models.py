@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/models.html.md"""
 
 # %% auto #0
 __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'HEAD_NAMES', 'model_source', 'DevicePolicy', 'device_policy', 'compute_device',
-           'use_bf16', 'attention_kernels', 'load_tokenizer', 'fuse_gelu', 'load_classifier', 'gpt2_tokenizer_source',
-           'tiny_gpt2', 'head_module', 'count_params']
+           'use_bf16', 'attention_kernels', 'load_tokenizer', 'fuse_gelu', 'load_classifier', 'pool_last_real_token',
+           'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
 import os
@@ -129,7 +129,26 @@ def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, device=Non
     if gguf_file: drop_quantizer_mark(model)
     model.config.pad_token_id = tok.pad_token_id
     if fused_gelu: fuse_gelu(model)
+    pool_last_real_token(model)
     return model.to(device or device_policy().device)
+
+# %% ../nbs/01_models.ipynb #9ccd07b0
+def _last_real_token(module, args, kwargs, out):
+    "Forward hook: each row's last position takes the hidden state of its last real token (by the attention mask)"
+    mask, h = kwargs.get('attention_mask'), out.last_hidden_state
+    if mask is None or mask.dim() != 2: return out
+    m = mask[:, -h.shape[1]:].to(h.device, torch.long)    # prefix methods add mask columns for positions h does not have
+    last = (torch.arange(m.shape[1], device=h.device) * m).argmax(-1)
+    out.last_hidden_state = torch.cat([h[:, :-1], h[torch.arange(len(h), device=h.device), last][:, None]], 1)
+    return out
+
+def pool_last_real_token(model):
+    "Make decoder classifier `model` pool each text's last real token, even when it is given `inputs_embeds`"
+    if not isinstance(getattr(model, 'score', None), nn.Module): return model   # encoders pool their first token
+    body = getattr(model, model.base_model_prefix)
+    if not getattr(body, '_pools_last_real', False):
+        body.register_forward_hook(_last_real_token, with_kwargs=True); body._pools_last_real = True
+    return model
 
 # %% ../nbs/01_models.ipynb #a17c0a79
 def gpt2_tokenizer_source() -> str:

@@ -140,8 +140,9 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         return self._flops_per_token * inputs[key].numel() if key in inputs else 0
 
 # %% ../nbs/02_training.ipynb #2b7bd69f
-def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, **kw) -> Trainer:
+def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, optimizer=None, **kw) -> Trainer:
     "A `ClassifierTrainer` for `model` on tokenised `ds` (`train`/`test`), following `cfg` and the device `policy`"
+    # `optimizer`: one built for the model's parameters (default: the Trainer's AdamW); `kw`: more `TrainingArguments`
     cfg, p = cfg or TrainConfig(), device_policy(policy)
     args = TrainingArguments(
         output_dir=str(out), num_train_epochs=cfg.epochs, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
@@ -151,7 +152,8 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=
         save_strategy='steps' if save_steps else 'no', save_steps=save_steps or 500, save_total_limit=2, report_to='none',
         bf16=p.bf16, use_cpu=p.device == 'cpu', dataloader_num_workers=0, average_tokens_across_devices=False, **kw)
     return ClassifierTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'), policy=p,
-                             data_collator=batch_collator(tok, p.pad_multiple), processing_class=tok, compute_metrics=accuracy)
+                             data_collator=batch_collator(tok, p.pad_multiple), processing_class=tok, compute_metrics=accuracy,
+                             optimizers=(optimizer, None))
 
 # %% ../nbs/02_training.ipynb #c81104e4
 def evaluate(trainer, ds) -> dict:
