@@ -77,8 +77,9 @@ def _write_failed(path, e) -> OSError:
     "An `OSError` naming the file that could not be written and why, and saying the previous `path` is kept"
     why = (getattr(e, 'strerror', None) or ' '.join(str(e).split())[:200]) + (f', writing {e.filename}' if getattr(e, 'filename', None) else '')
     kept = f'the previous {path.name} is kept unchanged' if path.exists() else f'nothing was left in its place'
-    return OSError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path} ({why}): {kept}. "
-                   "Free some disk space (or fix the folder's permissions) and run again.")
+    err = OSError(f"could not write {path} ({why}): {kept}. Free some disk space (or fix the folder's permissions) and run again.")
+    err.errno = getattr(e, 'errno', None) or errno.EIO
+    return err
 
 def atomic_write(path, write):
     "Call `write(tmp)` on a temporary file beside `path`, then rename it to `path`; on failure `path` is unchanged"
