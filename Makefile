@@ -8,6 +8,9 @@ DATA   ?= $(if $(SHARED),$(SHARED)/data/ag_news,ag_news)
 PRESET ?= seed
 # git-ignored: a first run never touches the committed runs
 OUT    ?= runs/first-run
+# Headlines `make run` classifies at the end (JSON Lines with a "text" field, or plain text, one per line); ARGS: more compare flags
+HEADLINES ?= $(firstword $(wildcard $(SHARED)/data/seed_headlines.jsonl) examples/headlines.txt)
+ARGS   ?=
 
 .PHONY: install run test export clean-nbs readme docs docs-check bench gpu-assets outputs
 install: $(VENV)/.installed
@@ -19,7 +22,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 run: install
-	$(VENV)/bin/lightweight-ft compare --model $(MODEL) --data $(DATA) --preset $(PRESET) --out $(OUT)
+	$(VENV)/bin/lightweight-ft compare --model $(MODEL) --data $(DATA) --preset $(PRESET) --out $(OUT) $(ARGS)
+	@echo; echo "The adapter in $(OUT)/lora on the headlines in $(HEADLINES):"
+	@$(PY) -c "import json, sys; [print(json.loads(l)['text'] if l.lstrip().startswith('{') else l.strip()) for l in open(sys.argv[1]) if l.strip()]" \
+	  $(HEADLINES) | tr '\n' '\0' | xargs -0 $(VENV)/bin/lightweight-ft predict --adapter $(OUT)/lora
+	@echo; echo "Classify your own:  $(VENV)/bin/lightweight-ft predict --adapter $(OUT)/lora 'Your headline here'"
+	@echo "The report:         $(OUT)/results.md"
 
 test: install
 	$(PY) -m pytest tests -q -rA

@@ -24,7 +24,7 @@ from .models import DevicePolicy, device_policy, load_tokenizer, load_classifier
 from .training import TrainConfig, _int, _number, make_trainer, evaluate, pooled_features, head_logits, fit_head, freeze_backbone
 from .lora import LoraSettings, lora_param_counts
 from .methods import METHODS, method_lr
-from .utils import PeakMemory, atomic_write, check, dir_mb, environment, is_main, write_json
+from .utils import PeakMemory, atomic_write, check, dir_mb, environment, is_main, replace_folder, run_lock, write_json
 
 # %% ../nbs/04_compare.ipynb #9ea6dfff
 def bootstrap_ci(correct, n_boot=2000, level=0.95, seed=0) -> tuple:
@@ -153,19 +153,13 @@ def changes(old: dict, new: dict) -> list:
 # %% ../nbs/04_compare.ipynb #2a809055
 def save_model(model, tok, path, base, names=LABELS, **meta) -> Path:
     "Save `model` (adapter or full) and `tok` to `path` atomically, with the base model recorded"
-    path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    if tmp.exists(): shutil.rmtree(tmp)
     folder, gguf = model_source(base)
     if Path(folder).exists(): base = str(Path(base).resolve())  # a local base is recorded by its absolute path
     for c in getattr(model, 'peft_config', {}).values(): c.base_model_name_or_path = str(Path(folder).resolve()) if Path(folder).exists() else folder
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    (tmp/'lightweight_ft.json').write_text(json.dumps(dict(base=str(base), gguf_file=gguf, labels=list(names), **meta), indent=2))
-    if path.exists():
-        old = path.with_name(path.name + '.old'); path.rename(old)
-        tmp.rename(path); shutil.rmtree(old)
-    else: tmp.rename(path)
-    return path
+    def write(tmp):
+        model.save_pretrained(tmp, safe_serialization=True); tok.save_pretrained(tmp)
+        (tmp/'lightweight_ft.json').write_text(json.dumps(dict(base=str(base), gguf_file=gguf, labels=list(names), **meta), indent=2))
+    return replace_folder(path, write)
 
 # %% ../nbs/04_compare.ipynb #0d859827
 def _record(method, cfg, ds, key, params, **kw) -> dict:
@@ -278,8 +272,8 @@ def _save_trained(model, tok, cfg, name, names, method) -> float:
     if isinstance(model, PeftModel):
         return dir_mb(save_model(model, tok, Path(cfg.out)/name, cfg.model, names, method=method)/'adapter_model.safetensors')
     from safetensors.torch import save_file
-    d = Path(cfg.out)/name; d.mkdir(parents=True, exist_ok=True)
-    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}, d/'trainable.safetensors')
+    weights = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+    d = replace_folder(Path(cfg.out)/name, lambda tmp: save_file(weights, tmp/'trainable.safetensors'))
     return dir_mb(d/'trainable.safetensors')
 
 def _trained(method, model, tok, ds, cfg, policy, seed, key, names):
@@ -321,12 +315,13 @@ def compare(cfg: RunConfig, names=LABELS) -> pd.DataFrame:
     "Run `cfg.methods` (per seed) on the same data and model; write results, plots and adapters to `cfg.out`; return the table"
     policy, out = device_policy(cfg.device), Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = _runs(cfg)
-    keys = {(m, s): method_key(cfg, m, policy, s) for m, s in runs}
-    recs = {(m, s): r for m, s in runs if (r := reusable(out, run_name(cfg, m, s), keys[m, s]))}
-    todo = [r for r in runs if r not in recs]
-    if todo: recs.update(_run_all(cfg, todo, keys, policy, names))
-    return write_report([recs[r] for r in runs], cfg, policy)
+    with run_lock(out):   # a second run on the same folder refuses at once (`09_utils`)
+        runs = _runs(cfg)
+        keys = {(m, s): method_key(cfg, m, policy, s) for m, s in runs}
+        recs = {(m, s): r for m, s in runs if (r := reusable(out, run_name(cfg, m, s), keys[m, s]))}
+        todo = [r for r in runs if r not in recs]
+        if todo: recs.update(_run_all(cfg, todo, keys, policy, names))
+        return write_report([recs[r] for r in runs], cfg, policy)
 
 # %% ../nbs/04_compare.ipynb #019ef3aa
 COLUMNS = ['model', 'preset', 'n_train', 'n_test', 'n_seeds', 'accuracy', 'std', 'ci_low', 'ci_high', 'per_seed', 'eval_loss',

@@ -10,9 +10,9 @@ __all__ = ['LABELS', 'PRESETS', 'quiet', 'shared_dir', 'default_sources', 'read_
            'plot_lengths']
 
 # %% ../nbs/00_data.ipynb #88baa5bf
-import csv, os, warnings
+import csv, json, os, warnings
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 
 # %% ../nbs/00_data.ipynb #7cf7280e
@@ -42,56 +42,156 @@ def default_sources() -> tuple:
 # %% ../nbs/00_data.ipynb #63a61e39
 LABELS = ['World', 'Sports', 'Business', 'Sci/Tech']
 
+# %% ../nbs/00_data.ipynb #aebef530
+def _label_id(l, names):
+    "The class id of one label (an id as an int, a whole float or a digit string; or a class name), else None"
+    if isinstance(l, str): return names.index(l) if l in names else int(l.strip()) if l.strip().isdecimal() else None
+    if isinstance(l, (bool, np.bool_)) or l is None: return None
+    if isinstance(l, (float, np.floating)): return int(l) if np.isfinite(l) and float(l).is_integer() else None
+    return int(l) if isinstance(l, (int, np.integer)) else None
+
+def _missing(v): return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+def _as_ids(labels, names, path, where):
+    "Class ids for `labels` given as ids or names; an error naming the file and line of the first bad one"
+    ids, n = [_label_id(l, names) for l in labels], len(names)
+    bad = next((i for i, k in enumerate(ids) if k is None or not 0 <= k < n), None)
+    if bad is None: return ids
+    l, at, nums = labels[bad], f"{path}, {where[bad]}", [k for k in ids if k is not None]
+    if _missing(l): raise ValueError(f"{at}: the label is missing. Fill it in (a class id 0..{n-1} or one of {names}) or drop the row.")
+    if nums and min(nums) >= 1 and max(nums) == n:
+        raise ValueError(f"{at}: label {l!r} is out of range: the labels here run 1..{n}, as in the original AG News CSV, but class ids "
+                         f"run 0..{n-1}. Subtract 1 from every label, or save the file in the original 3-column format (class index, title, description).")
+    raise ValueError(f"{at}: label {l!r} is not one of the class ids 0..{n-1} or names {names}. Pass `names=` with your classes.")
+
+def _warn_degenerate(texts, ids, path, names, where):
+    "Warn about legal but suspicious data: one class, absent classes, heavy imbalance, duplicate or very short texts"
+    counts = np.bincount(ids, minlength=len(names)); have = counts[counts > 0]
+    if len(have) == 1: warnings.warn(f"{path}: every row has the class {names[counts.argmax()]!r}; a classifier learns nothing from one class. Check the label column.")
+    elif (counts == 0).any():
+        warnings.warn(f"{path}: no rows of class(es) {[names[i] for i in np.flatnonzero(counts == 0)]}."
+                      + (" If your labels count from 1, subtract 1 from each." if counts[0] == 0 else ''))
+    elif have.max() > 10 * have.min():
+        warnings.warn(f"{path}: heavily imbalanced classes {dict(zip(names, counts.tolist()))}: accuracy flatters a model that always answers "
+                      f"{names[counts.argmax()]!r}. Balance the classes, or judge by per-class results.")
+    if (dup := len(texts) - len(set(texts))) > 0.01 * len(texts):
+        warnings.warn(f"{path}: {dup} of {len(texts)} texts are repeats of others; repeats shared by train and test inflate the score. Remove them.")
+    if short := [w for t, w in zip(texts, where) if len(t.strip()) < 5]:
+        warnings.warn(f"{path}: {len(short)} text(s) shorter than 5 characters (at {', '.join(short[:5])}); such texts carry little to classify.")
+
+def _dataset(path, texts, labels, where, names) -> Dataset:
+    "A `text`/`label` `Dataset` of one file's rows, after checking every text and label (errors name the file and line)"
+    if not texts: raise ValueError(f"{path} has no data rows (only a header, or blank lines). Add rows of text and label, or pass the right file.")
+    if blank := [w for t, w in zip(texts, where) if _missing(t)]:
+        raise ValueError(f"{path}: {len(blank)} empty or missing text(s), at {', '.join(blank[:10])}{' ...' if len(blank) > 10 else ''}. "
+                         "Drop those rows or fill in their text.")
+    texts, ids = [str(t) for t in texts], _as_ids(labels, names, path, where)
+    _warn_degenerate(texts, ids, path, names, where)
+    return Dataset.from_dict(dict(text=texts, label=ids))
+
 # %% ../nbs/00_data.ipynb #3edfb9b1
 def _rows_error(path, line, msg): return ValueError(f"{path}, line {line}: {msg}")
 
+def _csv_rows(path):
+    "`(line, row)` for each non-blank record of a CSV file; a clear error for broken quoting"
+    with open(path, newline='', encoding='utf-8-sig') as f:
+        r, line = csv.reader(f, strict=True), 1
+        try:
+            for row in r:
+                if any(c.strip() for c in row): yield line, row
+                line = r.line_num + 1
+        except csv.Error as e:
+            raise _rows_error(path, line, f"malformed CSV ({e}). Look for an unbalanced double quote: quote fields that hold commas, "
+                                          'quotes or line breaks, and double the quotes inside them ("").') from None
+
+def _is_agnews_header(row): return [c.strip().lower() for c in row] == ['class index', 'title', 'description']
+
 def read_agnews_csv(path, names=LABELS) -> Dataset:
     "Read an original-format AG News CSV (class index 1-4, title, description) into a `text`/`label` `Dataset`"
-    texts, labels = [], []
-    with open(path, newline='', encoding='utf-8') as f:
-        for i, row in enumerate(csv.reader(f), 1):
-            if len(row) != 3: raise _rows_error(path, i, f"expected 3 columns (class, title, description), got {len(row)}. Use a CSV with `text`,`label` columns instead, or fix the row.")
-            c, title, desc = row
-            if not c.strip().isdigit() or not 1 <= int(c) <= len(names):
-                raise _rows_error(path, i, f"class index {c!r} is not in 1..{len(names)}.")
-            texts.append(f"{title} {desc}".strip()); labels.append(int(c) - 1)
-    return Dataset.from_dict(dict(text=texts, label=labels))
+    texts, labels, where = [], [], []
+    for i, row in _csv_rows(path):
+        if i == 1 and _is_agnews_header(row): continue   # the header some copies of the file have
+        if len(row) != 3: raise _rows_error(path, i, f"expected 3 columns (class, title, description), got {len(row)}. Use a CSV with `text`,`label` columns instead, or fix the row.")
+        c, title, desc = row
+        if not c.strip().isdecimal() or not 1 <= int(c) <= len(names):
+            raise _rows_error(path, i, f"class index {c!r} is not in 1..{len(names)}. Fix the row, or drop it.")
+        texts.append(f"{title} {desc}".strip()); labels.append(int(c) - 1); where.append(f'line {i}')
+    return _dataset(path, texts, labels, where, names)
 
 # %% ../nbs/00_data.ipynb #973f7189
-def _as_ids(labels, names, path):
-    "Class ids for `labels` given as ids or names; a clear error for anything else"
-    ids = []
-    for i, l in enumerate(labels):
-        if isinstance(l, str) and l in names: ids.append(names.index(l))
-        elif isinstance(l, (int, np.integer)) and not isinstance(l, bool) and 0 <= l < len(names): ids.append(int(l))
-        else: raise ValueError(f"{path}, row {i}: label {l!r} is not one of the class ids 0..{len(names)-1} or names {names}. Pass `names=` with your classes.")
-    return ids
+def _csv_records(path):
+    "`(place, record)` for each row of a CSV file with a header line"
+    rows = _csv_rows(path)
+    _, header = next(rows, (1, []))
+    header, out = [h.strip() for h in header], []
+    for i, row in rows:
+        if len(row) != len(header):
+            raise _rows_error(path, i, f"expected {len(header)} fields, as in the header {header}, got {len(row)}. "
+                                       "Quote fields that hold commas, or remove the extra fields.")
+        out.append((f'line {i}', dict(zip(header, row))))
+    return out
+
+def _jsonl_records(path):
+    "`(place, record)` for each line of a JSON Lines file (or each item of a JSON array)"
+    text = path.read_text(encoding='utf-8-sig')
+    if text.lstrip().startswith('['):
+        try: items = json.loads(text)
+        except json.JSONDecodeError as e: raise _rows_error(path, e.lineno, f"not valid JSON ({e.msg}, column {e.colno}). Fix that line.") from None
+        lines = [(f'item {i}', r) for i, r in enumerate(items, 1)]
+    else:
+        lines = []
+        for i, s in enumerate(text.split('\n'), 1):
+            if not s.strip(): continue
+            try: lines.append((f'line {i}', json.loads(s)))
+            except json.JSONDecodeError as e:
+                raise _rows_error(path, i, f"not valid JSON ({e.msg}, column {e.colno}). Each line must be one object such as "
+                                           '{"text": "Stocks rally", "label": 2}.') from None
+    if bad := next((w for w, r in lines if not isinstance(r, dict)), None):
+        raise ValueError(f'{path}, {bad}: expected an object such as {{"text": "Stocks rally", "label": 2}}, got {dict(lines)[bad]!r:.60}.')
+    return lines
+
+def _parquet_records(path):
+    "`(place, record)` for each row of a Parquet file"
+    try: df = pd.read_parquet(path)
+    except Exception as e:   # pyarrow raises several types for a file that is not Parquet
+        raise ValueError(f"{path} is not a readable Parquet file ({type(e).__name__}: {' '.join(str(e).split())[:150]}). "
+                         "Re-save it with `DataFrame.to_parquet`, or use a .csv or .jsonl file.") from None
+    return [(f'row {i}', r) for i, r in enumerate(df.to_dict('records'), 1)]
+
+_READERS = {'.csv': _csv_records, '.jsonl': _jsonl_records, '.json': _jsonl_records, '.parquet': _parquet_records}
 
 def read_table(path, names=LABELS) -> Dataset:
     "Read a CSV/JSONL/Parquet file with `text` and `label` columns"
     path = Path(path)
-    kind = {'.csv': 'csv', '.jsonl': 'json', '.json': 'json', '.parquet': 'parquet'}.get(path.suffix)
-    if kind is None: raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .csv, .jsonl or .parquet.")
-    ds = load_dataset(kind, data_files=str(path), split='train')
-    missing = {'text', 'label'} - set(ds.column_names)
-    if missing: raise ValueError(f"{path}: missing column(s) {sorted(missing)}; found {ds.column_names}. The file needs `text` and `label` columns (or the original 3-column AG News format).")
-    return Dataset.from_dict(dict(text=[str(t) if t is not None else None for t in ds['text']], label=_as_ids(ds['label'], names, path)))
+    if path.suffix not in _READERS: raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .csv, .jsonl or .parquet.")
+    recs = _READERS[path.suffix](path)
+    found = list(dict.fromkeys(k for _, r in recs for k in r))
+    if recs and (missing := {'text', 'label'} - set(found)):
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; found {found}. The file needs `text` and `label` columns "
+                         "(or the original 3-column AG News format).")
+    return _dataset(path, [r.get('text') for _, r in recs], [r.get('label') for _, r in recs], [w for w, _ in recs], names)
 
 def _is_agnews_csv(path):
-    with open(path, newline='', encoding='utf-8') as f: first = next(csv.reader(f), [])
-    return len(first) == 3 and first[0].strip().isdigit()
+    first = next(_csv_rows(path), (1, []))[1]
+    return _is_agnews_header(first) or (len(first) == 3 and first[0].strip().isdecimal())
 
-def _check_utf8(path):
+def _check_encoding(path):
+    "A clear error for an empty file, or a text file that is not UTF-8 (naming the line of the first bad byte)"
+    data = path.read_bytes()
+    if not data.strip(): raise ValueError(f"{path} is empty. Pass a file that holds rows of text and label.")
     if path.suffix == '.parquet': return
-    try: path.read_bytes().decode('utf-8')
+    if data[:2] in (b'\xff\xfe', b'\xfe\xff'): raise ValueError(f"{path} is UTF-16 text. Re-save the file as UTF-8.")
+    try: data.decode('utf-8')
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not valid UTF-8 (byte {e.start}: {e.reason}). Re-save the file as UTF-8.") from None
+        line = data[:e.start].count(b'\n') + 1
+        raise ValueError(f"{path}, line {line}: not valid UTF-8 (byte {e.start}: {e.reason}); "
+                         "the file may be Latin-1 or Windows-1252. Re-save it as UTF-8.") from None
 
 def read_split(path, names=LABELS) -> Dataset:
     "Read one split from `path`, in the original AG News format or as a `text`/`label` table"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path} does not exist. Pass an existing file or folder, or a hub id such as 'ag_news'.")
-    _check_utf8(path)
+    _check_encoding(path)
     return read_agnews_csv(path, names) if path.suffix == '.csv' and _is_agnews_csv(path) else read_table(path, names)
 
 # %% ../nbs/00_data.ipynb #fbd423fd
@@ -101,12 +201,9 @@ _SPLIT_FILES = dict(train=['train.csv', 'train_subset.csv', 'train.jsonl', 'trai
 def _find_split(folder, split):
     for nm in _SPLIT_FILES[split]:
         if (folder/nm).is_file(): return folder/nm
-    raise FileNotFoundError(f"{folder} has no {split} file; expected one of {_SPLIT_FILES[split]}.")
-
-def _check_texts(ds, split):
-    bad = [i for i, t in enumerate(ds['text']) if t is None or not str(t).strip()]
-    if bad: raise ValueError(f"{split} split: {len(bad)} empty or missing text(s) at rows {bad[:10]}{' ...' if len(bad) > 10 else ''}. Drop or fill those rows.")
-    return ds
+    found = sorted(p.name for p in folder.iterdir())[:10]
+    raise FileNotFoundError(f"{folder} has no {split} file: expected one of {_SPLIT_FILES[split]}, found {found}. "
+                            "Rename your file to one of those, or pass a (train file, test file) pair.")
 
 def _hub_load(src):
     try: return load_dataset(src)
@@ -121,7 +218,7 @@ def load_news(src='ag_news', names=LABELS) -> DatasetDict:
     elif Path(src).exists() or os.sep in str(src) or Path(str(src)).suffix:
         raise FileNotFoundError(f"{src} is not a folder holding train/test files. Pass a folder, a (train, test) pair, or a hub id.")
     else: files = None   # a hub id
-    dsd = (DatasetDict({s: _check_texts(read_split(f, names), s) for s, f in files.items()}) if files
+    dsd = (DatasetDict({s: read_split(f, names) for s, f in files.items()}) if files
            else DatasetDict(train=(hub := _hub_load(src))['train'], test=hub['test']))
     return dsd.cast_column('label', ClassLabel(names=names))
 

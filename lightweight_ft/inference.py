@@ -15,11 +15,22 @@ from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
-from .models import attention_kernels, compute_device, device_policy, load_classifier, _need_gguf
+from .models import attention_kernels, compute_device, device_policy, load_classifier, _need_gguf, pool_last_real_token
 from .training import batch_collator, shortest_first
 
 # %% ../nbs/05_inference.ipynb #efe06128
+def _read_json(f) -> dict:
+    "The JSON object in file `f`; a clear error naming the file and line if it is damaged"
+    try: d = json.loads(Path(f).read_text(encoding='utf-8'))
+    except ValueError as e:   # bad JSON, or bytes that are not UTF-8
+        raise ValueError(f"{f} is damaged ({e}). Save or train the adapter again, or restore the file from a copy.") from None
+    if not isinstance(d, dict): raise ValueError(f"{f} is damaged (it holds a {type(d).__name__}, not an object). Save or train the adapter again.")
+    return d
+
+_TOKENIZER_FILES = ('tokenizer.json', 'vocab.json', 'tokenizer.model', 'vocab.txt')
+
 def _adapter_meta(path) -> dict:
+    "The adapter folder's record (`base`, `labels`, `gguf_file`) and `adapter_config.json`, after checking every file it needs"
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"{path} is not a folder. Pass the folder written by `save_model` or `lightweight-ft compare` (e.g. runs/x/lora).")
     for f in ('adapter_config.json', 'adapter_model.safetensors'):
@@ -28,8 +39,27 @@ def _adapter_meta(path) -> dict:
         with safe_open(path/'adapter_model.safetensors', 'pt') as f: f.keys()
     except Exception as e:
         raise ValueError(f"{path/'adapter_model.safetensors'} is corrupted or truncated ({e}). Save or train the adapter again.") from None
-    meta = path/'lightweight_ft.json'
-    return json.loads(meta.read_text()) if meta.exists() else dict(labels=LABELS, base=None, gguf_file=None)
+    cfg = _read_json(path/'adapter_config.json')
+    meta = _read_json(path/'lightweight_ft.json') if (path/'lightweight_ft.json').exists() else dict(labels=LABELS, base=None, gguf_file=None)
+    if not isinstance(meta.get('labels'), list) or not meta['labels']:
+        raise ValueError(f"{path/'lightweight_ft.json'} is damaged: it has no list of class `labels`. Save or train the adapter again.")
+    if not any((path/f).is_file() for f in _TOKENIZER_FILES):
+        raise FileNotFoundError(f"{path} has no tokenizer files (one of {list(_TOKENIZER_FILES)}). Copy them from the base model "
+                                f"{meta.get('base') or cfg.get('base_model_name_or_path')}, or save the adapter again.")
+    return dict(meta, base_model=cfg.get('base_model_name_or_path'))
+
+def _check_base(path, meta):
+    "A clear error when the base model recorded with the adapter was a local path that no longer exists"
+    b = meta.get('base_model')
+    if b and (Path(b).is_absolute() or b.startswith('.')) and not Path(b).exists():
+        raise FileNotFoundError(f"The adapter in {path} was trained on the base model {b}, which no longer exists (moved or deleted). "
+                                "Pass the base model's folder or hub id: `load_adapter(path, base=...)`, or `lightweight-ft predict --base ...`.")
+
+def _load_tokenizer(path):
+    try: return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"The tokenizer files in {path} cannot be read ({' '.join(str(e).split())[:200]}). "
+                         "Copy them from the base model, or save the adapter again.") from None
 
 def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple:
     "`(model, tokenizer)` from a saved adapter folder, on its recorded base model or on `base`"
@@ -38,9 +68,10 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
         raise ValueError(f"The adapter in {path} was trained for {len(meta['labels'])} classes {meta['labels']}, not {num_labels}. "
                          "Train a new adapter for your classes, or drop `num_labels`.")
     id2label, label2id = label_maps(meta['labels'])
-    tok = AutoTokenizer.from_pretrained(path)
+    tok = _load_tokenizer(path)
     kw = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, dtype=dtype)
     if base is None:
+        _check_base(path, meta)
         if meta.get('gguf_file'): _need_gguf(); kw['gguf_file'] = meta['gguf_file']
         else: kw['use_safetensors'] = True
         model = AutoPeftModelForSequenceClassification.from_pretrained(path, **kw)
@@ -50,13 +81,15 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
             raise ValueError(f"The adapter in {path} does not fit base model {base!r} (it was trained on {meta.get('base')!r}): "
                              f"{str(e)[:300]}. Load it on the base it was trained on.") from e
     model.config.pad_token_id = tok.pad_token_id
+    pool_last_real_token(model.get_base_model())   # prompt-tuned decoders pool the last real token (`01_models`)
     return model.to(compute_device()).eval(), tok
 
 # %% ../nbs/05_inference.ipynb #ba66803e
 @torch.no_grad()
 def predict(model, tok, texts, batch_size=32, max_length=None, policy=None) -> list:
     "Class, probability and per-class probabilities for each of `texts` (a string or a list)"
-    if isinstance(texts, str): texts = [texts]
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts: return []
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if bad: raise ValueError(f"text(s) at position(s) {bad} are empty or not strings; pass non-empty texts.")
     p, max_length = device_policy(policy), max_length or context_length(tok)
