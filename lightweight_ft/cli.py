@@ -119,7 +119,7 @@ def evaluate_command(argv):
     from lightweight_ft.serving import evaluate, evaluation_markdown
     ap = argparse.ArgumentParser(prog='lightweight-ft evaluate', description='Score a saved adapter on labelled texts; write a report.')
     ap.add_argument('--adapter', default='runs/compare/lora', help='adapter folder written by `compare`')
-    ap.add_argument('--data', required=True, help='labelled .csv/.jsonl/.parquet file (`text`, `label`), an AG News csv, or a folder (its test split)')
+    ap.add_argument('--data', required=True, help='labelled .csv/.jsonl/.parquet file (`text`, `label`), or a folder (its test split)')
     ap.add_argument('--out', default='runs/evaluation', help='report folder')
     ap.add_argument('--base', default=None, help='base model to load the adapter on (default: the one recorded)')
     ap.add_argument('--batch-size', type=int, default=32, help='texts per model call')
@@ -134,7 +134,7 @@ def _named(s) -> tuple:
     return (name, folder) if eq and '/' not in name else (Path(s).name, s)
 
 def _serve_args(argv):
-    ap = argparse.ArgumentParser(prog='lightweight-ft serve', description='Serve saved adapters on one base model over HTTP (docs at /docs).')
+    ap = argparse.ArgumentParser(prog='lightweight-ft serve', description='Serve saved adapters on one base model over HTTP.')
     ap.add_argument('--adapter', action='append', required=True, metavar='NAME=FOLDER', help='an adapter to serve; repeat for more')
     ap.add_argument('--base', default=None, help='base model (default: the one the first adapter records)')
     ap.add_argument('--host', default='127.0.0.1', help='address to listen on (0.0.0.0: every interface)')

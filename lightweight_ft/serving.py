@@ -43,9 +43,9 @@ def per_class(cm, names) -> list:
 # %% ../nbs/05b_serving.ipynb #867b6ad6
 def evaluate(adapter, data, out=None, base=None, batch_size=32) -> dict:
     "Accuracy (95% bootstrap CI), per-class precision/recall/F1 and confusion matrix of `adapter` on labelled `data`"
+    names = _adapter_meta(adapter)['labels']
+    ds = read_labelled(data, names)   # a bad file fails before the model loads
     model, tok = load_adapter(adapter, base)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    ds = read_labelled(data, names)
     res = predict(model, tok, ds['text'], batch_size)
     preds, labels = [names.index(r['label']) for r in res], ds['label']
     loss = float(np.mean([-np.log(max(r['probs'][names[l]], 1e-12)) for r, l in zip(res, labels)]))
@@ -62,7 +62,8 @@ def evaluation_markdown(rep) -> str:
             f"(95% CI {rep['ci_low']:.1%} to {rep['ci_high']:.1%}), loss {rep['eval_loss']:.3f}.", '',
             '| class | precision | recall | F1 | support |', '|---|---|---|---|---|']
     rows += [f"| {c['label']} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |" for c in rep['per_class']]
-    rows += ['', 'Confusion matrix (rows: true class; columns: predicted):', '', '| | ' + ' | '.join(n) + ' |', '|---' * (len(n) + 1) + '|']
+    rows += ['', 'Confusion matrix (rows: true class; columns: predicted):', '',
+             '| | ' + ' | '.join(n) + ' |', '|---' * (len(n) + 1) + '|']
     return '\n'.join(rows + [f"| {t} | " + ' | '.join(map(str, r)) + ' |' for t, r in zip(n, rep['confusion'])]) + '\n'
 
 def write_evaluation(rep, out) -> Path:
@@ -90,7 +91,8 @@ def _rows(path, column):
             for i, l in enumerate(f, 1):
                 try: yield json.loads(l)[column]
                 except (ValueError, KeyError, TypeError) as e:
-                    raise ValueError(f"{path}, line {i}: not a JSON object with a {column!r} field ({type(e).__name__}: {e}). Fix the line or name the column.") from None
+                    raise ValueError(f"{path}, line {i}: not a JSON object with a {column!r} field ({type(e).__name__}: {e}). "
+                                     "Fix the line or name the column.") from None
     elif path.suffix == '.csv':
         import csv
         with open(path, newline='', encoding='utf-8') as f:
@@ -131,12 +133,13 @@ def done_rows(out) -> int:
     return n
 
 def predict_file(model, tok, src, out, column='text', batch_size=32, chunk=256, progress=True) -> int:
-    "Classify the texts of file `src` into JSON lines in `out`, `chunk` rows at a time, resuming a half-written `out`; returns the rows done"
+    "Classify the texts of file `src` into JSON lines in `out`, `chunk` rows at a time, resuming a half-written `out`"
     src, start = Path(src), done_rows(out)
     with open(out, 'a', encoding='utf-8') as f, tqdm(desc=src.name, unit=' texts', initial=start, disable=not progress) as bar:
         for rows in iter_texts(src, column, start, chunk):
             bad = [i for i, t in rows if not isinstance(t, str) or not t.strip()]
-            if bad: raise ValueError(f"{src}: empty or missing text at row(s) {bad[:10]} (counting from 0). Fill or drop them, then run again to resume.")
+            if bad: raise ValueError(f"{src}: empty or missing text at row(s) {bad[:10]} (counting from 0). "
+                                     "Fill or drop them, then run again to resume.")
             for (i, _), r in zip(rows, predict(model, tok, [t for _, t in rows], batch_size)):
                 f.write(json.dumps(dict(row=i, label=r['label'], score=r['score'], probs=r['probs'], truncated=r['truncated'])) + '\n')
             f.flush(); bar.update(len(rows)); start += len(rows)
@@ -159,7 +162,8 @@ def adapter_weights(path, head_name) -> tuple:
     sd, pre = load_file(Path(path)/'adapter_model.safetensors'), f'base_model.model.{head_name}.'
     head = {k[len(pre):]: v for k, v in sd.items() if k.startswith(pre)}
     if 'weight' not in head or set(head) - {'weight', 'bias'}:
-        raise ValueError(f"{path}: no linear classification head {head_name!r} in the adapter (found {sorted(head)}). Save it with `save_model`.")
+        raise ValueError(f"{path}: no linear classification head {head_name!r} in the adapter (found {sorted(head)}). "
+                         "Save it with `save_model`.")
     return {k: v for k, v in sd.items() if not k.startswith(pre)}, head
 
 def linear_head(w, dtype=torch.float32) -> nn.Linear:
@@ -194,7 +198,7 @@ class AdapterSet:
         cfg.task_type, cfg.modules_to_save, cfg.inference_mode = None, None, True   # the heads are ours
         lora, head = adapter_weights(path, self.head_name)
         with self.lock:
-            if name in self.labels: raise ValueError(f"an adapter named {name!r} is already loaded: remove it first, or pick another name.")
+            if name in self.labels: raise ValueError(f"an adapter named {name!r} is already loaded: remove it first, or pick another.")
             if self.model is None: self.model = PeftModel(self._base_model, cfg, adapter_name=name)
             else: self.model.add_adapter(name, cfg)
             try: self._load(name, lora, path)
@@ -362,7 +366,7 @@ def _predict_route(app, aset, batcher, max_texts, max_chars):
     from pydantic import BaseModel, Field
     class PredictRequest(BaseModel):
         adapter: str = Field(description='name of a loaded adapter (see `GET /v1/adapters`)')
-        texts: list[str] = Field(min_length=1, description=f'texts to classify: at most {max_texts}, each at most {max_chars:,} characters')
+        texts: list[str] = Field(min_length=1, description=f'texts: at most {max_texts}, each at most {max_chars:,} characters')
     @app.post('/v1/predict', summary='Classify texts with one adapter')
     async def predict_texts(req: PredictRequest):
         if err := _check_texts(req.texts, max_texts, max_chars): raise HTTPException(*err)
@@ -384,7 +388,7 @@ def _adapter_routes(app, aset, batcher):
     def list_adapters(): return dict(base=aset.base, adapters=[info(n) for n in list(aset.labels)])
     @app.post('/v1/adapters', status_code=201, summary='Load an adapter')
     async def load(req: LoadRequest):
-        if req.name in aset.labels: raise HTTPException(409, f"an adapter named {req.name!r} is already loaded: DELETE it first, or pick another name.")
+        if req.name in aset.labels: raise HTTPException(409, f"an adapter named {req.name!r} is already loaded: DELETE it first, or pick another.")
         try: await asyncio.to_thread(aset.add, req.name, req.path)
         except (OSError, ValueError) as e: raise HTTPException(400, _message(e))
         return info(req.name)
@@ -394,7 +398,8 @@ def _adapter_routes(app, aset, batcher):
         except KeyError as e: raise HTTPException(404, _message(e))
         return dict(removed=name)
     @app.get('/health', summary='Status, adapters, resident memory and batches run')
-    def health(): return dict(status='ok', adapters=sorted(aset.labels), rss_mib=psutil.Process().memory_info().rss / 2**20, **batcher.stats)
+    def health():
+        return dict(status='ok', adapters=sorted(aset.labels), rss_mib=psutil.Process().memory_info().rss / 2**20, **batcher.stats)
 
 def make_app(aset, max_batch=64, max_wait_ms=5, max_requests=None, max_texts=64, max_chars=10_000, max_body=1_000_000):
     "A FastAPI app serving the adapters of `aset`, concurrent requests gathered into one forward pass"
@@ -446,7 +451,7 @@ async def _load(url, adapter, texts, clients, seconds, per_request):
     lat, errors, it = [], [], iter(range(10**12))
     next_body = lambda: dict(adapter=adapter, texts=[texts[next(it) % len(texts)] for _ in range(per_request)])
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=clients)) as http:
-        before = (await http.get('/health')).json()
+        before, load0 = (await http.get('/health')).json(), os.getloadavg()[0]
         t0 = time.perf_counter()
         await asyncio.gather(*[_client(http, next_body, t0 + seconds, lat, errors) for _ in range(clients)])
         wall, after = time.perf_counter() - t0, (await http.get('/health')).json()
@@ -455,7 +460,7 @@ async def _load(url, adapter, texts, clients, seconds, per_request):
     return dict(clients=clients, seconds=wall, texts_per_request=per_request, requests=len(lat), errors=len(errors),
                 requests_per_s=len(lat) / wall, texts_per_s=len(lat) * per_request / wall, p50_ms=pct(50), p99_ms=pct(99),
                 texts_per_model_call=(after['texts'] - before['texts']) / max(after['batches'] - before['batches'], 1),
-                rss_before_mib=before['rss_mib'], rss_after_mib=after['rss_mib'])
+                rss_before_mib=before['rss_mib'], rss_after_mib=after['rss_mib'], load_avg_before=load0, load_avg_after=os.getloadavg()[0])
 
 def load_test(url, adapter, texts, clients=8, seconds=5, per_request=1) -> dict:
     "Requests/s, texts/s, p50/p99 latency, errors and server memory with `clients` concurrent clients for `seconds`"
@@ -471,7 +476,8 @@ class ServerProcess:
         import httpx
         self.log = tempfile.TemporaryFile(mode='w+')
         cmd = [sys.executable, '-c', 'from lightweight_ft.cli import main; main()', 'serve', *self.args, '--port', str(self.port)]
-        self.proc, self.url, t0 = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT), f'http://127.0.0.1:{self.port}', time.time()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url, t0 = f'http://127.0.0.1:{self.port}', time.time()
         while time.time() - t0 < self.timeout:
             if self.proc.poll() is not None: self.log.seek(0); raise RuntimeError(f'the server stopped: {self.log.read()[-2000:]}')
             try:
