@@ -123,8 +123,9 @@ def evaluate_command(argv):
     ap.add_argument('--out', default='runs/evaluation', help='report folder')
     ap.add_argument('--base', default=None, help='base model to load the adapter on (default: the one recorded)')
     ap.add_argument('--batch-size', type=int, default=32, help='texts per model call')
+    ap.add_argument('--limit', type=int, default=None, help='score only the first N texts')
     a = ap.parse_args(argv)
-    rep = evaluate(a.adapter, a.data, a.out, a.base, a.batch_size)
+    rep = evaluate(a.adapter, a.data, a.out, a.base, a.batch_size, a.limit)
     if is_main(): (Path(a.out)/'command.txt').write_text('lightweight-ft evaluate ' + shlex.join(argv) + '\n')
     print(evaluation_markdown(rep))
 

@@ -41,10 +41,11 @@ def per_class(cm, names) -> list:
             for n, p, r, f, s in zip(names, prec, rec, f1, true)]
 
 # %% ../nbs/05b_serving.ipynb #867b6ad6
-def evaluate(adapter, data, out=None, base=None, batch_size=32) -> dict:
-    "Accuracy (95% bootstrap CI), per-class precision/recall/F1 and confusion matrix of `adapter` on labelled `data`"
+def evaluate(adapter, data, out=None, base=None, batch_size=32, limit=None) -> dict:
+    "Accuracy (95% bootstrap CI), per-class precision/recall/F1 and confusion matrix of `adapter` on labelled `data` (its first `limit` rows)"
     names = _adapter_meta(adapter)['labels']
     ds = read_labelled(data, names)   # a bad file fails before the model loads
+    if limit: ds = ds.select(range(min(limit, len(ds))))
     model, tok = load_adapter(adapter, base)
     res = predict(model, tok, ds['text'], batch_size)
     preds, labels = [names.index(r['label']) for r in res], ds['label']
