@@ -1,4 +1,4 @@
-"""`lightweight-ft compare` and `lightweight-ft predict`: one function per command, the flags generated from the run config.
+"""`lightweight-ft compare`, `predict`, `evaluate` and `serve`: one function per command, the flags of `compare` generated from the run config.
 
 Docs: https://lightweight-ft.github.io/lightweight_ft/cli.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/cli.html.md"""
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'COMMANDS', 'config_fields', 'config_parser', 'config_from_args', 'compare_command', 'predict_command',
-           'main']
+           'evaluate_command', 'serve_command', 'main']
 
 # %% ../nbs/08_cli.ipynb #a1c8a68b
 import argparse, json, os, shlex, sys
@@ -14,7 +14,7 @@ from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from fastcore.docments import docments
 from .compare import RunConfig
-from .utils import ConfigError, is_main
+from .utils import ConfigError, check, is_main
 
 # %% ../nbs/08_cli.ipynb #31537b30
 def config_fields(cls=RunConfig, path=()) -> list:
@@ -83,20 +83,94 @@ def compare_command(argv):
               '(with --save-steps N, from their last checkpoint).', 130)
     if is_main(): print((Path(cfg.out)/'results.md').read_text())
 
-def predict_command(argv):
-    "`lightweight-ft predict`: classify texts given on the command line with a saved adapter"
-    from lightweight_ft.inference import load_adapter, predict
-    ap = argparse.ArgumentParser(prog='lightweight-ft predict', description='Classify texts with a saved adapter.')
-    ap.add_argument('texts', nargs='+', help='text(s) to classify')
+def _predict_args(argv):
+    ap = argparse.ArgumentParser(prog='lightweight-ft predict', description='Classify texts, or a file of texts, with a saved adapter.')
+    ap.add_argument('texts', nargs='*', help='text(s) to classify')
     ap.add_argument('--adapter', default='runs/compare/lora', help='adapter folder written by `compare`')
     ap.add_argument('--base', default=None, help='base model to load the adapter on (default: the one recorded)')
     ap.add_argument('--json', action='store_true', help='print JSON lines instead of tab-separated text')
+    ap.add_argument('--file', help='file of texts: .csv, .jsonl or .parquet (a `text` column) or .txt (one text per line)')
+    ap.add_argument('--out', help='JSON lines written for --file, one per text; a half-written one is resumed')
+    ap.add_argument('--column', default='text', help='the column of texts in a .csv, .jsonl or .parquet --file')
+    ap.add_argument('--batch-size', type=int, default=32, help='texts per model call')
     a = ap.parse_args(argv)
-    for r in predict(*load_adapter(a.adapter, a.base), a.texts):
+    if bool(a.texts) == bool(a.file): raise ValueError('give texts to classify, or --file FILE --out FILE.jsonl (not both)')
+    if a.file and not a.out: raise ValueError('--file needs --out FILE.jsonl, where the predictions go')
+    if a.file and Path(a.out).resolve() == Path(a.file).resolve(): raise ValueError(f'--out {a.out} is the input file: name another')
+    check(a.batch_size >= 1, 'batch_size', a.batch_size, 'an integer >= 1')
+    return a
+
+def predict_command(argv):
+    "`lightweight-ft predict`: classify texts given on the command line, or every text of a file into JSON lines"
+    from lightweight_ft.inference import load_adapter, predict
+    from lightweight_ft.serving import iter_texts, predict_file
+    a = _predict_args(argv)
+    if a.file: next(iter_texts(a.file, a.column), None)   # a missing file or column fails before the model loads
+    model, tok = load_adapter(a.adapter, a.base)
+    if a.file:
+        n = predict_file(model, tok, a.file, a.out, a.column, a.batch_size)
+        return print(f'{n:,} rows of {a.file} classified in {a.out}')
+    for r in predict(model, tok, a.texts, a.batch_size):
         print(json.dumps(r) if a.json else f"{r['label']}\t{r['score']:.3f}\t{r['text']}")
 
+# %% ../nbs/08_cli.ipynb #c4d5e6f7
+def evaluate_command(argv):
+    "`lightweight-ft evaluate`: score a saved adapter on labelled data; write a report"
+    from lightweight_ft.serving import evaluate, evaluation_markdown
+    ap = argparse.ArgumentParser(prog='lightweight-ft evaluate', description='Score a saved adapter on labelled texts; write a report.')
+    ap.add_argument('--adapter', default='runs/compare/lora', help='adapter folder written by `compare`')
+    ap.add_argument('--data', required=True, help='labelled .csv/.jsonl/.parquet file (`text`, `label`), or a folder (its test split)')
+    ap.add_argument('--out', default='runs/evaluation', help='report folder')
+    ap.add_argument('--base', default=None, help='base model to load the adapter on (default: the one recorded)')
+    ap.add_argument('--batch-size', type=int, default=32, help='texts per model call')
+    ap.add_argument('--limit', type=int, default=None, help='score only the first N texts')
+    a = ap.parse_args(argv)
+    rep = evaluate(a.adapter, a.data, a.out, a.base, a.batch_size, a.limit)
+    if is_main(): (Path(a.out)/'command.txt').write_text('lightweight-ft evaluate ' + shlex.join(argv) + '\n')
+    print(evaluation_markdown(rep))
+
+def _named(s) -> tuple:
+    "`(name, folder)` from `NAME=FOLDER`, or from `FOLDER` (named after the folder)"
+    name, eq, folder = s.partition('=')
+    return (name, folder) if eq and '/' not in name else (Path(s).name, s)
+
+def _serve_args(argv):
+    ap = argparse.ArgumentParser(prog='lightweight-ft serve', description='Serve saved adapters on one base model over HTTP.')
+    ap.add_argument('--adapter', action='append', required=True, metavar='NAME=FOLDER', help='an adapter to serve; repeat for more')
+    ap.add_argument('--base', default=None, help='base model (default: the one the first adapter records)')
+    ap.add_argument('--host', default='127.0.0.1', help='address to listen on (0.0.0.0: every interface)')
+    ap.add_argument('--port', type=int, default=8000, help='port to listen on')
+    ap.add_argument('--max-batch', type=int, default=64, help='most texts gathered into one model call')
+    ap.add_argument('--max-wait-ms', type=float, default=5, help='longest wait for more requests to gather')
+    ap.add_argument('--max-requests', type=int, default=None, help='most requests per model call (1: no gathering)')
+    ap.add_argument('--max-texts', type=int, default=64, help='most texts in one request')
+    ap.add_argument('--max-chars', type=int, default=10_000, help='most characters in one text')
+    ap.add_argument('--max-body', type=int, default=1_000_000, help='largest request body, in bytes')
+    a = ap.parse_args(argv)
+    for k in ('max_batch', 'max_texts', 'max_chars', 'max_body', 'port'): check(getattr(a, k) >= 1, k, getattr(a, k), 'an integer >= 1')
+    check(a.max_requests is None or a.max_requests >= 1, 'max_requests', a.max_requests, 'an integer >= 1')
+    check(0 <= a.max_wait_ms <= 1000, 'max_wait_ms', a.max_wait_ms, 'between 0 and 1000')
+    return a
+
+def serve_command(argv):
+    "`lightweight-ft serve`: serve saved adapters on one base model over HTTP until stopped"
+    from lightweight_ft.inference import _adapter_meta
+    from lightweight_ft.serving import AdapterSet, make_app, _need_serve
+    a, (_, uvicorn) = _serve_args(argv), _need_serve()
+    adapters = [_named(s) for s in a.adapter]
+    base = a.base or _adapter_meta(adapters[0][1]).get('base')
+    if base is None: raise ValueError(f'{adapters[0][1]} does not record its base model: pass --base')
+    aset = AdapterSet(base)
+    for name, folder in adapters: aset.add(name, folder)
+    app = make_app(aset, a.max_batch, a.max_wait_ms, a.max_requests, a.max_texts, a.max_chars, a.max_body)
+    print(f"serving {', '.join(aset.labels)} on {base} at http://{a.host}:{a.port} (API docs: /docs)", file=sys.stderr)
+    uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
+
+# %% ../nbs/08_cli.ipynb #d8e9f0a1
 COMMANDS = dict(compare=(compare_command, 'fine-tune and compare methods; write a report'),
-                predict=(predict_command, 'classify texts with a saved adapter'))
+                predict=(predict_command, 'classify texts, or a file of texts, with a saved adapter'),
+                evaluate=(evaluate_command, 'score a saved adapter on labelled data; write a report'),
+                serve=(serve_command, 'serve saved adapters on one base model over HTTP'))
 
 def main(argv=None):
     "`lightweight-ft [--debug] COMMAND ...`: a user's mistake ends in one line and exit status 2 (`--debug`: the traceback)"

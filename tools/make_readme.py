@@ -13,7 +13,7 @@ def directives(src):
 def fix_links(md):
     "Links relative to nbs/ made relative to the repo root"
     md = re.sub(r'\]\(\.\./', '](', md)
-    return re.sub(r'\]\((\d\d_\w+\.ipynb|index\.ipynb)\)', r'](nbs/\1)', md)
+    return re.sub(r'\]\((\d\d[a-z]?_\w+\.ipynb|index\.ipynb)\)', r'](nbs/\1)', md)
 
 def render(nb_path):
     nb, parts = json.loads(Path(nb_path).read_text()), []
