@@ -7,7 +7,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/serving.html.md"""
 # %% auto #0
 __all__ = ['TEXT_FILES', 'read_labelled', 'per_class', 'evaluate', 'evaluation_markdown', 'write_evaluation', 'iter_texts',
            'done_rows', 'predict_file', 'RoutedHeads', 'adapter_weights', 'linear_head', 'AdapterSet', 'MicroBatcher',
-           'BodyLimit', 'make_app', 'free_port', 'ServerThread', 'load_test', 'ServerProcess', 'serving_comparison']
+           'BodyLimit', 'serving_threads', 'make_app', 'free_port', 'ServerThread', 'load_test', 'ServerProcess',
+           'serving_comparison']
 
 # %% ../nbs/05b_serving.ipynb #9db268e1
 import asyncio, json, os, subprocess, sys, tempfile, threading, time
@@ -402,9 +403,15 @@ def _adapter_routes(app, aset, batcher):
     def health():
         return dict(status='ok', adapters=sorted(aset.labels), rss_mib=psutil.Process().memory_info().rss / 2**20, **batcher.stats)
 
-def make_app(aset, max_batch=64, max_wait_ms=5, max_requests=None, max_texts=64, max_chars=10_000, max_body=1_000_000):
-    "A FastAPI app serving the adapters of `aset`, concurrent requests gathered into one forward pass"
+def serving_threads(device) -> int|None:
+    "Torch's threads for serving on `device`: on a CPU every core but one, left to the event loop; None (torch's own) on a GPU"
+    if torch.device(device).type != 'cpu': return None
+    return max(1, (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1) - 1)
+
+def make_app(aset, max_batch=64, max_wait_ms=5, max_requests=None, max_texts=64, max_chars=10_000, max_body=1_000_000, threads=None):
+    "A FastAPI app serving the adapters of `aset`, concurrent requests gathered into one forward pass on `threads` torch threads"
     fastapi, _ = _need_serve()
+    if threads := threads or serving_threads(aset._base_model.device): torch.set_num_threads(threads)
     from contextlib import asynccontextmanager
     from fastapi.responses import JSONResponse
     batcher = MicroBatcher(aset.predict, max_batch, max_wait_ms, max_requests)
