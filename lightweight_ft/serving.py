@@ -6,8 +6,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/serving.html.md"""
 
 # %% auto #0
 __all__ = ['TEXT_FILES', 'read_labelled', 'per_class', 'evaluate', 'evaluation_markdown', 'write_evaluation', 'iter_texts',
-           'done_rows', 'predict_file', 'RoutedHeads', 'adapter_weights', 'linear_head', 'AdapterSet', 'MicroBatcher',
-           'BodyLimit', 'make_app', 'free_port', 'ServerThread', 'load_test', 'ServerProcess', 'serving_comparison']
+           'done_rows', 'predict_file', 'RoutedHeads', 'adapter_weights', 'linear_head', 'AdapterSet', 'length_batches',
+           'MicroBatcher', 'BodyLimit', 'serving_threads', 'make_app', 'free_port', 'ServerThread', 'load_test',
+           'ServerProcess', 'serving_comparison']
 
 # %% ../nbs/05b_serving.ipynb #9db268e1
 import asyncio, json, os, subprocess, sys, tempfile, threading, time
@@ -238,10 +239,18 @@ class AdapterSet:
         return sum(p.numel() * p.element_size() for p in (self.model or self._base_model).parameters())
 
 # %% ../nbs/05b_serving.ipynb #ac41ae63
+def length_batches(lengths, batch_size=32, spread=1.5) -> list:
+    "Indices of texts of `lengths` in batches, shortest first: at most `batch_size` each, the longest at most `spread` times the shortest"
+    out = []
+    for i in shortest_first(lengths):
+        if out and len(out[-1]) < batch_size and lengths[i] <= spread * lengths[out[-1][0]]: out[-1].append(i)
+        else: out.append([i])
+    return out
+
 @patch
 @torch.no_grad()
 def predict(self: AdapterSet, texts, adapter, batch_size=32) -> list:
-    "Class, probability and class probabilities of each text with `adapter` (one name, or one per text); one pass per batch"
+    "Class, probability and class probabilities of each text with `adapter` (one name, or one per text); one pass per batch of similar lengths"
     texts = [texts] if isinstance(texts, str) else list(texts)
     names = [adapter] * len(texts) if isinstance(adapter, str) else list(adapter)
     if len(names) != len(texts): raise ValueError(f"{len(texts)} texts but {len(names)} adapter names: give one name, or one per text.")
@@ -251,9 +260,8 @@ def predict(self: AdapterSet, texts, adapter, batch_size=32) -> list:
         unknown = sorted(set(names) - set(self.labels))
         if unknown: raise KeyError(f"no adapter named {', '.join(map(repr, unknown))}; loaded: {sorted(self.labels)}")
         ids = self.tok(texts, truncation=True, max_length=context_length(self.tok))['input_ids']
-        res, order = [None] * len(texts), shortest_first([len(x) for x in ids])
-        for k in range(0, len(order), batch_size):
-            idx = order[k:k + batch_size]
+        res = [None] * len(texts)
+        for idx in length_batches([len(x) for x in ids], batch_size):   # padding a short text to a long one wastes the work
             for j, lg in zip(idx, self._logits([ids[j] for j in idx], [names[j] for j in idx])): res[j] = self._result(names[j], lg)
     return res
 
@@ -402,9 +410,15 @@ def _adapter_routes(app, aset, batcher):
     def health():
         return dict(status='ok', adapters=sorted(aset.labels), rss_mib=psutil.Process().memory_info().rss / 2**20, **batcher.stats)
 
-def make_app(aset, max_batch=64, max_wait_ms=5, max_requests=None, max_texts=64, max_chars=10_000, max_body=1_000_000):
-    "A FastAPI app serving the adapters of `aset`, concurrent requests gathered into one forward pass"
+def serving_threads(device) -> int|None:
+    "Torch's threads for serving on `device`: on a CPU every core but one, left to the event loop; None (torch's own) on a GPU"
+    if torch.device(device).type != 'cpu': return None
+    return max(1, (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1) - 1)
+
+def make_app(aset, max_batch=64, max_wait_ms=5, max_requests=None, max_texts=64, max_chars=10_000, max_body=1_000_000, threads=None):
+    "A FastAPI app serving the adapters of `aset`, concurrent requests gathered into one forward pass on `threads` torch threads"
     fastapi, _ = _need_serve()
+    if threads := threads or serving_threads(aset._base_model.device): torch.set_num_threads(threads)
     from contextlib import asynccontextmanager
     from fastapi.responses import JSONResponse
     batcher = MicroBatcher(aset.predict, max_batch, max_wait_ms, max_requests)
