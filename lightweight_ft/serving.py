@@ -24,9 +24,10 @@ from .inference import _adapter_meta, load_adapter, predict
 from .models import HEAD_NAMES, attention_kernels, device_policy, load_classifier, load_tokenizer
 from .training import batch_collator, shortest_first
 from .utils import atomic_write, environment, write_json
+from datasets import Dataset
 
 # %% ../nbs/05b_serving.ipynb #c96b2908
-def read_labelled(data, names) -> 'Dataset':
+def read_labelled(data, names) -> Dataset:
     "The labelled texts in `data` with classes `names`: a csv/jsonl/parquet file, or a folder's test split"
     p = Path(data)
     return read_split(_find_split(p, 'test') if p.is_dir() else p, names)
