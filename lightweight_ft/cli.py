@@ -75,9 +75,7 @@ def compare_command(argv):
     "`lightweight-ft compare`: run a comparison described by flags; write `command.txt` and the report"
     from lightweight_ft.compare import compare
     cfg = config_from_args(argv)
-    Path(cfg.out).mkdir(parents=True, exist_ok=True)
-    if is_main(): (Path(cfg.out)/'command.txt').write_text('lightweight-ft compare ' + shlex.join(argv) + '\n')
-    try: compare(cfg)
+    try: compare(cfg, command='lightweight-ft compare ' + shlex.join(argv))   # noted in command.txt under the run's lock
     except KeyboardInterrupt:
         _fail(f'interrupted. Finished methods are kept in {Path(cfg.out)/"records"}; the same command reruns only the others '
               '(with --save-steps N, from their last checkpoint).', 130)
@@ -146,8 +144,10 @@ def _serve_args(argv):
     ap.add_argument('--max-texts', type=int, default=64, help='most texts in one request')
     ap.add_argument('--max-chars', type=int, default=10_000, help='most characters in one text')
     ap.add_argument('--max-body', type=int, default=1_000_000, help='largest request body, in bytes')
+    ap.add_argument('--threads', type=int, default=None, help='torch threads for the model (default: every core but one on a CPU)')
     a = ap.parse_args(argv)
     for k in ('max_batch', 'max_texts', 'max_chars', 'max_body', 'port'): check(getattr(a, k) >= 1, k, getattr(a, k), 'an integer >= 1')
+    check(a.threads is None or a.threads >= 1, 'threads', a.threads, 'an integer >= 1')
     check(a.max_requests is None or a.max_requests >= 1, 'max_requests', a.max_requests, 'an integer >= 1')
     check(0 <= a.max_wait_ms <= 1000, 'max_wait_ms', a.max_wait_ms, 'between 0 and 1000')
     return a
@@ -162,7 +162,7 @@ def serve_command(argv):
     if base is None: raise ValueError(f'{adapters[0][1]} does not record its base model: pass --base')
     aset = AdapterSet(base)
     for name, folder in adapters: aset.add(name, folder)
-    app = make_app(aset, a.max_batch, a.max_wait_ms, a.max_requests, a.max_texts, a.max_chars, a.max_body)
+    app = make_app(aset, a.max_batch, a.max_wait_ms, a.max_requests, a.max_texts, a.max_chars, a.max_body, a.threads)
     print(f"serving {', '.join(aset.labels)} on {base} at http://{a.host}:{a.port} (API docs: /docs)", file=sys.stderr)
     uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
 

@@ -6,9 +6,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/compare.html.md"""
 
 # %% auto #0
 __all__ = ['COLUMNS', 'bootstrap_ci', 'score', 'seed_text_ci', 'mcnemar_p', 'RunConfig', 'data_name', 'method_key', 'changes',
-           'save_model', 'run_name', 'reusable', 'last_complete_checkpoint', 'resumable_checkpoint', 'compare',
-           'results_table', 'run_dir_results', 'paired', 'to_markdown', 'paired_markdown', 'plot_accuracy',
-           'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
+           'save_model', 'run_name', 'reusable', 'last_complete_checkpoint', 'resumable_checkpoint', 'note_command',
+           'compare', 'results_table', 'run_dir_results', 'study_records', 'paired', 'to_markdown', 'paired_markdown',
+           'plot_accuracy', 'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
 
 # %% ../nbs/04_compare.ipynb #b9fb13e0
 import json, math, shutil, time
@@ -311,11 +311,18 @@ def _run_all(cfg, todo, keys, policy, names) -> dict:
         _write_record(cfg.out, run_name(cfg, m, s), recs[m, s])
     return recs
 
-def compare(cfg: RunConfig, names=LABELS) -> pd.DataFrame:
+def note_command(out, command):
+    "Add `command` to `out/command.txt` unless it is there: a folder filled by several commands lists them all"
+    f = Path(out)/'command.txt'
+    old = f.read_text() if f.exists() else ''
+    if command.strip() not in old.splitlines(): atomic_write(f, lambda t: Path(t).write_text(old + command.strip() + '\n'))
+
+def compare(cfg: RunConfig, names=LABELS, command=None) -> pd.DataFrame:
     "Run `cfg.methods` (per seed) on the same data and model; write results, plots and adapters to `cfg.out`; return the table"
     policy, out = device_policy(cfg.device), Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):   # a second run on the same folder refuses at once (`09_utils`)
+        if command and is_main(): note_command(out, command)
         runs = _runs(cfg)
         keys = {(m, s): method_key(cfg, m, policy, s) for m, s in runs}
         recs = {(m, s): r for m, s in runs if (r := reusable(out, run_name(cfg, m, s), keys[m, s]))}
@@ -349,6 +356,10 @@ def run_dir_results(out) -> pd.DataFrame:
     "The table of a finished run in `out`"
     return results_table(json.loads((Path(out)/'results.json').read_text())['runs'])
 
+def study_records(out) -> list:
+    "Every record in `out/records`, finished so far and by whichever command: a study read while it runs"
+    return [json.loads(f.read_text()) for f in sorted((Path(out)/'records').glob('*.json'))]
+
 # %% ../nbs/04_compare.ipynb #12ce9394
 def paired(recs, ref) -> pd.DataFrame:
     "Each method minus `ref`: accuracy difference, paired 95% interval (seeds and texts) and McNemar's p per seed"
@@ -358,10 +369,10 @@ def paired(recs, ref) -> pd.DataFrame:
     rows = []
     for m, runs in by.items():
         if m == ref: continue
-        seeds = list(by[ref]) if len(runs) == 1 else [s for s in by[ref] if s in runs]
+        # the untrained baseline is the same for every seed; any other method is paired on the seeds both ran
+        seeds = [s for s in by[ref] if s in runs or m == 'baseline'] if ref != 'baseline' else list(runs)
         if not seeds: continue
-        a = [runs[s] if s in runs else next(iter(runs.values())) for s in seeds]   # a run-once method meets every seed
-        b = [by[ref][s] for s in seeds]
+        a, b = [[rs[s] if s in rs else next(iter(rs.values())) for s in seeds] for rs in (runs, by[ref])]
         d = np.asarray(a, float) - np.asarray(b, float)
         lo, hi = seed_text_ci(d)
         rows.append(dict(method=m, vs=ref, diff=float(d.mean()), ci_low=lo, ci_high=hi,

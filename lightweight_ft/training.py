@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 from .data import context_length
-from .models import DevicePolicy, attention_kernels, device_policy, head_module
+from .models import DevicePolicy, attention_kernels, device_policy, head_module, pool_last_real_token
 from .compat import LengthGroupedSampling
 from .utils import check
 
@@ -174,17 +174,11 @@ def freeze_backbone(model):
     return model
 
 # %% ../nbs/02_training.ipynb #ae3bd29a
-def _last_token(hidden, input_ids, pad_id):
-    "Hidden state of the last non-pad token of each row (transformers' rule for decoder classifiers)"
-    if pad_id is None: return hidden[:, -1]
-    non_pad = (input_ids != pad_id).int()
-    idx = (torch.arange(input_ids.shape[-1], device=input_ids.device) * non_pad).argmax(-1)
-    return hidden[torch.arange(len(hidden), device=hidden.device), idx]
-
 @torch.no_grad()
 def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None) -> torch.Tensor:
     "What the head of `model` sees for each text of tokenised `ds`, as an `(n, hidden)` float32 tensor"
     p, head, grabbed, feats = device_policy(policy), head_module(model), [], []
+    pool_last_real_token(model)   # a decoder's last position then holds each row's last real token (`01_models`)
     hook = head.register_forward_pre_hook(lambda m, args: grabbed.append(args[0]))
     model.eval()
     dev = next(model.parameters()).device
@@ -197,7 +191,7 @@ def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None)
             grabbed.clear()
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=p.bf16), attention_kernels(p): model(**b)
             h = grabbed[0]
-            feats.append((_last_token(h, b['input_ids'], model.config.pad_token_id) if h.dim() == 3 else h).float().cpu())
+            feats.append((h[:, -1] if h.dim() == 3 else h).float().cpu())
     finally: hook.remove()
     return torch.cat(feats)[np.argsort(order)]
 
