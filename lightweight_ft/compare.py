@@ -19,11 +19,12 @@ import numpy as np, pandas as pd, torch
 from transformers import set_seed
 from transformers.pytorch_utils import Conv1D
 from peft import PeftModel
+from safetensors.torch import save_file
 from .data import LABELS, PRESETS, load_news, select_preset, tokenize
 from .models import DevicePolicy, device_policy, load_tokenizer, load_classifier, count_params, head_module, model_source
 from .training import TrainConfig, _int, _number, make_trainer, evaluate, pooled_features, head_logits, fit_head, freeze_backbone
 from .lora import LoraSettings, lora_param_counts
-from .methods import METHODS, method_lr
+from .methods import METHODS, TRAINED_FILE, method_lr, trained_weights
 from .utils import PeakMemory, atomic_write, check, dir_mb, environment, is_main, replace_folder, run_lock, write_json
 
 # %% ../nbs/04_compare.ipynb #9ea6dfff
@@ -151,13 +152,15 @@ def changes(old: dict, new: dict) -> list:
     return [f'{k}: {o.get(k)!r} -> {n.get(k)!r}' for k in sorted(set(o) | set(n)) if o.get(k) != n.get(k)]
 
 # %% ../nbs/04_compare.ipynb #2a809055
-def save_model(model, tok, path, base, names=LABELS, **meta) -> Path:
-    "Save `model` (adapter or full) and `tok` to `path` atomically, with the base model recorded"
+def save_model(model, tok, path, base, names=LABELS, trained_only=False, **meta) -> Path:
+    "Save `model` (adapter, full, or with `trained_only` its trainable tensors) and `tok` to `path` atomically, with the base"
     folder, gguf = model_source(base)
     if Path(folder).exists(): base = str(Path(base).resolve())  # a local base is recorded by its absolute path
     for c in getattr(model, 'peft_config', {}).values(): c.base_model_name_or_path = str(Path(folder).resolve()) if Path(folder).exists() else folder
     def write(tmp):
-        model.save_pretrained(tmp, safe_serialization=True); tok.save_pretrained(tmp)
+        if trained_only: save_file(trained_weights(model), tmp/TRAINED_FILE)
+        else: model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
         (tmp/'lightweight_ft.json').write_text(json.dumps(dict(base=str(base), gguf_file=gguf, labels=list(names), **meta), indent=2))
     return replace_folder(path, write)
 
@@ -266,15 +269,12 @@ def _frozen_dtype(model) -> str:
     return str(ws[0].dtype).removeprefix('torch.') if ws else 'float32'
 
 def _save_trained(model, tok, cfg, name, names, method) -> float:
-    "Save what `method` trained under `cfg.out/name` (adapters with `save_model`, BitFit's tensors as they are); its MB"
+    "Save what `method` trained under `cfg.out/name` with `save_model` (a `peft` adapter, else the trained tensors); its MB"
     if not is_main(): return 0.
     if method == 'full': return sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6   # a model copy: not kept
-    if isinstance(model, PeftModel):
-        return dir_mb(save_model(model, tok, Path(cfg.out)/name, cfg.model, names, method=method)/'adapter_model.safetensors')
-    from safetensors.torch import save_file
-    weights = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
-    d = replace_folder(Path(cfg.out)/name, lambda tmp: save_file(weights, tmp/'trainable.safetensors'))
-    return dir_mb(d/'trainable.safetensors')
+    adapter = isinstance(model, PeftModel)
+    d = save_model(model, tok, Path(cfg.out)/name, cfg.model, names, trained_only=not adapter, method=method)
+    return dir_mb(d/('adapter_model.safetensors' if adapter else TRAINED_FILE))
 
 def _trained(method, model, tok, ds, cfg, policy, seed, key, names):
     "`model` prepared as `method` says, trained with the `Trainer` (resuming a checkpoint made with `key`), scored, saved"

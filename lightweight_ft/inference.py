@@ -13,8 +13,10 @@ from pathlib import Path
 import torch
 from peft import AutoPeftModelForSequenceClassification, PeftModel
 from safetensors import safe_open
+from safetensors.torch import load_file
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
+from .methods import TRAINED_FILE, Prefix, load_trained
 from .models import attention_kernels, compute_device, device_policy, load_classifier, _need_gguf, pool_last_real_token
 from .training import batch_collator, shortest_first
 
@@ -30,23 +32,25 @@ def _read_json(f) -> dict:
 _TOKENIZER_FILES = ('tokenizer.json', 'vocab.json', 'tokenizer.model', 'vocab.txt')
 
 def _adapter_meta(path) -> dict:
-    "The adapter folder's record (`base`, `labels`, `gguf_file`) and `adapter_config.json`, after checking every file it needs"
+    "The adapter folder's record (`base`, `labels`, `gguf_file`, whether it is `peft`'s), after checking every file it needs"
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"{path} is not a folder. Pass the folder written by `save_model` or `lightweight-ft compare` (e.g. runs/x/lora).")
-    for f in ('adapter_config.json', 'adapter_model.safetensors'):
+    peft = not (path/TRAINED_FILE).is_file()   # else the tensors BitFit or prefix tuning trained (`save_model(trained_only=True)`)
+    files = ('adapter_config.json', 'adapter_model.safetensors') if peft else ('lightweight_ft.json', TRAINED_FILE)
+    for f in files:
         if not (path/f).is_file(): raise FileNotFoundError(f"{path} has no {f}: it is not a saved adapter. Pass the folder written by `save_model`.")
     try:
-        with safe_open(path/'adapter_model.safetensors', 'pt') as f: f.keys()
+        with safe_open(path/files[1], 'pt') as f: f.keys()
     except Exception as e:
-        raise ValueError(f"{path/'adapter_model.safetensors'} is corrupted or truncated ({e}). Save or train the adapter again.") from None
-    cfg = _read_json(path/'adapter_config.json')
+        raise ValueError(f"{path/files[1]} is corrupted or truncated ({e}). Save or train the adapter again.") from None
+    cfg = _read_json(path/'adapter_config.json') if peft else {}
     meta = _read_json(path/'lightweight_ft.json') if (path/'lightweight_ft.json').exists() else dict(labels=LABELS, base=None, gguf_file=None)
     if not isinstance(meta.get('labels'), list) or not meta['labels']:
         raise ValueError(f"{path/'lightweight_ft.json'} is damaged: it has no list of class `labels`. Save or train the adapter again.")
     if not any((path/f).is_file() for f in _TOKENIZER_FILES):
         raise FileNotFoundError(f"{path} has no tokenizer files (one of {list(_TOKENIZER_FILES)}). Copy them from the base model "
                                 f"{meta.get('base') or cfg.get('base_model_name_or_path')}, or save the adapter again.")
-    return dict(meta, base_model=cfg.get('base_model_name_or_path'))
+    return dict(meta, base_model=cfg.get('base_model_name_or_path', meta.get('base')), peft=peft)
 
 def _check_base(path, meta):
     "A clear error when the base model recorded with the adapter was a local path that no longer exists"
@@ -61,6 +65,10 @@ def _load_tokenizer(path):
         raise ValueError(f"The tokenizer files in {path} cannot be read ({' '.join(str(e).split())[:200]}). "
                          "Copy them from the base model, or save the adapter again.") from None
 
+def _misfit(path, base, meta, e) -> ValueError:
+    return ValueError(f"The adapter in {path} does not fit base model {base!r} (it was trained on {meta.get('base')!r}): "
+                      f"{str(e)[:300]}. Load it on the base it was trained on.")
+
 def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple:
     "`(model, tokenizer)` from a saved adapter folder, on its recorded base model or on `base`"
     meta = _adapter_meta(path)
@@ -70,18 +78,20 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
     id2label, label2id = label_maps(meta['labels'])
     tok = _load_tokenizer(path)
     kw = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, dtype=dtype)
-    if base is None:
-        _check_base(path, meta)
+    if base is None: _check_base(path, meta)
+    if not meta['peft']:   # BitFit's or prefix tuning's tensors, put into the base model
+        model = load_classifier(base or meta['base'], meta['labels'], dtype, tok=tok)
+        try: load_trained(model, load_file(path/TRAINED_FILE))
+        except (RuntimeError, ValueError) as e: raise _misfit(path, base or meta['base'], meta, e) from e
+    elif base is None:
         if meta.get('gguf_file'): _need_gguf(); kw['gguf_file'] = meta['gguf_file']
         else: kw['use_safetensors'] = True
         model = AutoPeftModelForSequenceClassification.from_pretrained(path, **kw)
     else:
         try: model = PeftModel.from_pretrained(load_classifier(base, meta['labels'], dtype, tok=tok), path)
-        except RuntimeError as e:
-            raise ValueError(f"The adapter in {path} does not fit base model {base!r} (it was trained on {meta.get('base')!r}): "
-                             f"{str(e)[:300]}. Load it on the base it was trained on.") from e
+        except RuntimeError as e: raise _misfit(path, base, meta, e) from e
     model.config.pad_token_id = tok.pad_token_id
-    pool_last_real_token(model.get_base_model())   # prompt-tuned decoders pool the last real token (`01_models`)
+    pool_last_real_token(model.get_base_model() if meta['peft'] else model)   # decoders pool the last real token (`01_models`)
     return model.to(compute_device()).eval(), tok
 
 # %% ../nbs/05_inference.ipynb #ba66803e
@@ -112,5 +122,9 @@ def predict(model, tok, texts, batch_size=32, max_length=None, policy=None) -> l
 
 # %% ../nbs/05_inference.ipynb #e9338fa7
 def merge(model):
-    "A plain `transformers` model with the LoRA updates folded into the weights"
-    return model.merge_and_unload()
+    "A plain `transformers` model with the adapter folded into the weights (BitFit's biases already are; prefixes cannot be)"
+    if isinstance(model, PeftModel): return model.merge_and_unload()
+    if any(isinstance(m, Prefix) for m in model.modules()):
+        raise ValueError("Prefix tuning adds keys and values to every attention layer instead of changing a weight, "
+                         "so it cannot be merged: use the model as `load_adapter` returns it.")
+    return model

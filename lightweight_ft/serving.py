@@ -193,6 +193,8 @@ class AdapterSet:
     def add(self, name, path):
         "Load the adapter saved in folder `path` under `name`"
         meta = _adapter_meta(path)
+        if not meta['peft']: raise ValueError(f"{path} holds the tensors {meta.get('method')} trained, not a LoRA adapter: serve "
+                                              "LoRA adapters, and use this one alone (`load_adapter`, `lightweight-ft predict`).")
         if not isinstance(name, str) or not name.replace('-', '').replace('_', '').isalnum():
             raise ValueError(f"adapter name {name!r}: use letters, digits, '-' and '_' only.")
         if not _same_base(meta, self.base):
