@@ -154,11 +154,11 @@ def _serve_args(argv):
 
 def serve_command(argv):
     "`lightweight-ft serve`: serve saved adapters on one base model over HTTP until stopped"
-    from lightweight_ft.inference import _adapter_meta
+    from lightweight_ft.inference import adapter_meta
     from lightweight_ft.serving import AdapterSet, make_app, _need_serve
     a, (_, uvicorn) = _serve_args(argv), _need_serve()
     adapters = [_named(s) for s in a.adapter]
-    base = a.base or _adapter_meta(adapters[0][1]).get('base')
+    base = a.base or adapter_meta(adapters[0][1]).get('base')
     if base is None: raise ValueError(f'{adapters[0][1]} does not record its base model: pass --base')
     aset = AdapterSet(base)
     for name, folder in adapters: aset.add(name, folder)

@@ -8,7 +8,7 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/compare.html.md"""
 __all__ = ['COLUMNS', 'bootstrap_ci', 'score', 'seed_text_ci', 'mcnemar_p', 'RunConfig', 'data_name', 'method_key', 'changes',
            'save_model', 'run_name', 'reusable', 'last_complete_checkpoint', 'resumable_checkpoint', 'note_command',
            'compare', 'results_table', 'run_dir_results', 'study_records', 'paired', 'to_markdown', 'paired_markdown',
-           'plot_accuracy', 'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
+           'headline_markdown', 'plot_accuracy', 'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
 
 # %% ../nbs/04_compare.ipynb #b9fb13e0
 import json, math, shutil, time
@@ -402,6 +402,18 @@ def paired_markdown(p) -> str:
     for m, r in p.iterrows():
         real = 'yes' if r.ci_low > 0 or r.ci_high < 0 else 'no'
         rows.append(f"| {m} | {r['diff']:+.1%} ({r.ci_low:+.1%} to {r.ci_high:+.1%}) | {', '.join(f'{x:.2g}' for x in r.p_mcnemar)} | {real} |")
+    return '\n'.join(rows)
+
+def headline_markdown(recs, ref='head') -> str:
+    "The study's short table, best first: accuracy over seeds, the paired difference from `ref`, and the costs"
+    df, vs = results_table(recs), paired(recs, ref)
+    rows = [f'| method | seeds | accuracy (95% CI) | minus {ref} (95% CI) | trainable params | train time | saved MB |',
+            '|---|---|---|---|---|---|---|']
+    for m, r in df.sort_values('accuracy', ascending=False).iterrows():
+        d = vs.loc[m] if m in vs.index else None
+        diff = '-' if d is None else f"{d['diff']:+.1%} ({d.ci_low:+.1%} to {d.ci_high:+.1%})"
+        rows.append(f"| {m} | {r.n_seeds} | {r.accuracy:.1%} ({r.ci_low:.1%} to {r.ci_high:.1%}) | {diff} | {r.trainable:,} | "
+                    f"{_fmt(r.train_s, '.0f')} s | {r.adapter_mb:.2f} |")
     return '\n'.join(rows)
 
 # %% ../nbs/04_compare.ipynb #16058ecd

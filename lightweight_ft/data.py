@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/data.html.md"""
 
 # %% auto #0
 __all__ = ['LABELS', 'PRESETS', 'quiet', 'shared_dir', 'default_sources', 'read_agnews_csv', 'read_table', 'read_split',
-           'load_news', 'toy_news', 'select_preset', 'label_maps', 'context_length', 'tokenize', 'padded_tokens_ratio',
-           'plot_lengths']
+           'find_split', 'load_news', 'toy_news', 'select_preset', 'label_maps', 'context_length', 'tokenize',
+           'padded_tokens_ratio', 'plot_lengths']
 
 # %% ../nbs/00_data.ipynb #88baa5bf
 import csv, json, os, warnings
@@ -198,7 +198,8 @@ def read_split(path, names=LABELS) -> Dataset:
 _SPLIT_FILES = dict(train=['train.csv', 'train_subset.csv', 'train.jsonl', 'train.parquet'],
                     test=['test.csv', 'test.jsonl', 'test.parquet'])
 
-def _find_split(folder, split):
+def find_split(folder, split) -> Path:
+    "The file of `split` ('train' or 'test') in `folder`, under one of the names `load_news` knows"
     for nm in _SPLIT_FILES[split]:
         if (folder/nm).is_file(): return folder/nm
     found = sorted(p.name for p in folder.iterdir())[:10]
@@ -214,7 +215,7 @@ def _hub_load(src):
 def load_news(src='ag_news', names=LABELS) -> DatasetDict:
     "`train`/`test` `DatasetDict` from a hub id, a folder of split files, or a `(train_file, test_file)` pair"
     if isinstance(src, (tuple, list)): files = dict(zip(['train', 'test'], map(Path, src)))
-    elif Path(src).is_dir(): files = {s: _find_split(Path(src), s) for s in ('train', 'test')}
+    elif Path(src).is_dir(): files = {s: find_split(Path(src), s) for s in ('train', 'test')}
     elif Path(src).exists() or os.sep in str(src) or Path(str(src)).suffix:
         raise FileNotFoundError(f"{src} is not a folder holding train/test files. Pass a folder, a (train, test) pair, or a hub id.")
     else: files = None   # a hub id

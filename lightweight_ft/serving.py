@@ -19,8 +19,8 @@ from peft import PeftConfig, PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from .compare import plot_confusions, score
-from .data import context_length, read_split, _find_split
-from .inference import _adapter_meta, load_adapter, predict
+from .data import context_length, read_split, find_split
+from .inference import adapter_meta, load_adapter, predict
 from .models import HEAD_NAMES, attention_kernels, device_policy, load_classifier, load_tokenizer
 from .training import batch_collator, shortest_first
 from .utils import atomic_write, environment, write_json
@@ -30,7 +30,7 @@ from datasets import Dataset
 def read_labelled(data, names) -> Dataset:
     "The labelled texts in `data` with classes `names`: a csv/jsonl/parquet file, or a folder's test split"
     p = Path(data)
-    return read_split(_find_split(p, 'test') if p.is_dir() else p, names)
+    return read_split(find_split(p, 'test') if p.is_dir() else p, names)
 
 def per_class(cm, names) -> list:
     "Precision, recall, F1 and support of each class from confusion matrix `cm` (rows: true class)"
@@ -45,7 +45,7 @@ def per_class(cm, names) -> list:
 # %% ../nbs/05b_serving.ipynb #867b6ad6
 def evaluate(adapter, data, out=None, base=None, batch_size=32, limit=None) -> dict:
     "Accuracy (95% bootstrap CI), per-class precision/recall/F1 and confusion matrix of `adapter` on labelled `data` (its first `limit` rows)"
-    names = _adapter_meta(adapter)['labels']
+    names = adapter_meta(adapter)['labels']
     ds = read_labelled(data, names)   # a bad file fails before the model loads
     if limit: ds = ds.select(range(min(limit, len(ds))))
     model, tok = load_adapter(adapter, base)
@@ -192,7 +192,7 @@ class AdapterSet:
 
     def add(self, name, path):
         "Load the adapter saved in folder `path` under `name`"
-        meta = _adapter_meta(path)
+        meta = adapter_meta(path)
         if not meta['peft']: raise ValueError(f"{path} holds the tensors {meta.get('method')} trained, not a LoRA adapter: serve "
                                               "LoRA adapters, and use this one alone (`load_adapter`, `lightweight-ft predict`).")
         if not isinstance(name, str) or not name.replace('-', '').replace('_', '').isalnum():
