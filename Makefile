@@ -12,7 +12,7 @@ OUT    ?= runs/first-run
 HEADLINES ?= $(firstword $(wildcard $(SHARED)/data/seed_headlines.jsonl) examples/headlines.txt)
 ARGS   ?=
 
-.PHONY: install run test export clean-nbs readme docs docs-check bench gpu-assets outputs
+.PHONY: install run test export clean-nbs readme docs docs-check bench gpu-assets gpu-check-assets outputs
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -65,3 +65,14 @@ gpu-assets:
 	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .device/whl $(GPU_WHEELS)
 	du -sh .device
+
+# What bench/gpu_check.sh needs on a lent GPU machine (issue 18's checks): the GPT-2 tokenizer, MiniLM, the AG News CSVs
+# and the wheels its image lacks. The image's own transformers is used: with its wheel the call would carry over 64 MiB.
+CHECK_WHEELS := datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 fastcore==2.2.41 peft==0.21.2
+gpu-check-assets:
+	rm -rf .gpucheck && mkdir -p .gpucheck/shared/models .gpucheck/shared/data .gpucheck/whl
+	cp -r $(SHARED)/models/gpt2-tokenizer $(SHARED)/models/minilm-l6 .gpucheck/shared/models/
+	cp -r $(SHARED)/data/ag_news .gpucheck/shared/data/
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpucheck/whl $(CHECK_WHEELS)
+	du -sh .gpucheck

@@ -11,10 +11,12 @@ import argparse, json, os, shlex, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 import torch
 from lightweight_ft.benchmark import (DEV, bf16_peak_tflops, measure, prepare_data, profile_top, profile_trainer, ratios, row_line,
-                                      sdpa_choice, seed_comparison, tensor_peak, tensor_ratios, tensor_specs)
+                                      sdpa_choice, seed_comparison, tensor_peak, tensor_ratios, tensor_specs, unavailable_ratios)
 from lightweight_ft.utils import environment, atomic_write
 from lightweight_ft.data import quiet
 from lightweight_ft.models import use_bf16
+
+VARIANTS = dict(default={}, compiled=dict(compile=True), unmerged=dict(merged_eval=False))   # of the seed comparison
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -27,7 +29,10 @@ def parse(argv=None):
     arg('--sweep-len-batch', type=int, default=8)
     arg('--compile', action='store_true', help='also time torch.compile for LoRA and full fine-tuning')
     arg('--seed-comparison', action='store_true', help="also time the package's whole seed comparison")
-    arg('--seed-comparison-batch', type=int, nargs='+', default=[8], help='LoRA batch sizes of the seed comparisons; the first is the headline')
+    arg('--seed-comparison-batch', type=int, nargs='+', default=[None], help="LoRA batch sizes of the seed comparisons; the first is the headline "
+        "(default: the device's, 8 on CPUs, 32 on GPUs)")
+    arg('--seed-comparison-variants', nargs='+', default=['default'], choices=list(VARIANTS),
+        help="settings of each seed comparison: the package's defaults, torch.compile on (compiling included), merged evaluation off")
     arg('--tensor-memory', action='store_true', help='instead of timing: count the peak live-tensor memory of each method at batch 8 and '
         '--big-batch, fp32 and bf16, on fake tensors (seconds each)')
     arg('--profile', default=None, help='write torch.profiler tables of LoRA and full training to this file')
@@ -35,7 +40,8 @@ def parse(argv=None):
         'leaves the process at once (CPU peak memory then tracks live tensors; slows training: use it for memory runs only)')
     arg('--precision', choices=['bf16', 'fp32'], default=None, help='of the default configurations (default: bf16 on GPUs that support it, '
         'else fp32); bf16 on a CPU without bf16 units is slow, so use it there for memory questions only')
-    arg('--only', nargs='+', default=None, help="measure only the configurations of these roles (e.g. reference default 'memory bs8')")
+    arg('--only', nargs='+', default=None, help="measure only the configurations of these roles (e.g. reference default 'memory bs8'; "
+        "none: no configuration, for a seed comparison alone)")
     arg('--tiny', action='store_true', help='2-layer model and 2 steps per configuration: checks this script, measures nothing')
     arg('--child', nargs=3, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -68,6 +74,7 @@ def plan(a) -> list:
     specs += [T('lora', b, max(2, n * 8 // b // 2) if cpu else n, sweep='batch', role='sweep') for b in a.sweep_batch]
     specs += [T('lora', a.sweep_len_batch, max(2, n // 3) if cpu else n, f'pad{L}', sweep='seq_len', seq_len=L, role='sweep')
               for L in a.sweep_len]
+    if cpu and prec == 'bf16': specs.append(T('lora', bs, n, precision='fp32', frozen_dtype=None, role='cpu fp32'))
     if a.compile: specs += [T(m, bs, n, compile=True, role='compiled') for m in ('lora', 'full')]   # last: the slowest to start
     if not cpu or a.tiny:   # a first epoch (40 batches of 32) on shapes new to a fresh process; then steady state with PyTorch's attention
         specs += [T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, pad_multiple=m, sdpa=s)
@@ -128,7 +135,10 @@ def settings(a, data) -> dict:
                 warmup="rows with warm_shapes first take one untimed step on each batch shape they time (GPUs), so they time steady state; "
                        "'cold shapes' rows (GPUs) time one epoch on shapes new to their fresh process, as a first epoch runs",
                 attention=dict(sdpa_backend=sdpa_choice(), cudnn=torch.backends.cudnn.version() if DEV.type == 'cuda' else None),
-                command=command())
+                compile="compiled rows: torch.compile as the device policy sets it (compile_options); samples_per_s over every step with "
+                        "compiling included (the clock starts at the first step), steady_samples_per_s over the steps after the warm-up ones; "
+                        "TorchInductor's cache starts empty (a fresh TORCHINDUCTOR_CACHE_DIR for the run, unless one is set)",
+                threads=torch.get_num_threads(), load_average_at_start=os.getloadavg()[0], command=command())
 
 def write_tensor_memory(a, data):
     "Count each `tensor_specs` configuration's peak tensor memory; write rows, ratios and settings to `a.out`"
@@ -161,6 +171,7 @@ def main():
     if a.child: return run_child(*a.child, a.tiny)
     quiet()
     with tempfile.TemporaryDirectory() as d:
+        os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', str(Path(d)/'inductor'))   # compile from scratch, as a first run does
         data, t0 = prepare_data(Path(d)/'data.json'), time.perf_counter()
         if a.tensor_memory: return write_tensor_memory(a, data)
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +180,8 @@ def main():
             a.malloc_mmap_threshold = a.malloc_mmap_threshold or 131072
         env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': str(a.malloc_mmap_threshold)} if a.malloc_mmap_threshold else None
         if a.profile: write_profile(a, data)           # first: seconds, and a later timeout cannot lose it
-        specs, res = plan(a), dict(device=environment()['device'], versions=environment(), settings=settings(a, data), runs=[])
+        specs, res = plan(a), dict(device=environment()['device'], versions=environment(), settings=settings(a, data), runs=[],
+                                   unavailable=unavailable_ratios())
         def save(rows):                                 # after each stage, so a later timeout loses only that stage
             res.update(runs=[{k: v for k, v in r.items() if k != 'lengths'} for r in rows],    # MFU needs the lengths
                        ratios=ratios(rows, bs=a.batch_size, big=a.big_batch, peak=peak_tflops()))
@@ -180,7 +192,9 @@ def main():
         print(json.dumps(res['ratios'], indent=1), flush=True)
         if a.seed_comparison: res['seed_comparisons'] = []
         for b in a.seed_comparison_batch if a.seed_comparison else []:
-            res['seed_comparisons'].append(seed_comparison(a.tiny, b)); print(res['seed_comparisons'][-1], flush=True)
-            res['seed_comparison'] = res['seed_comparisons'][0]; save(rows)
+            for v in a.seed_comparison_variants:
+                res['seed_comparisons'].append(dict(seed_comparison(a.tiny, b, **VARIANTS[v]), variant=v))
+                print(res['seed_comparisons'][-1], flush=True)
+                res['seed_comparison'] = res['seed_comparisons'][0]; save(rows)
 
 if __name__ == '__main__': main()

@@ -9,11 +9,11 @@ __all__ = ['DEV', 'BF16_PEAK_TFLOPS', 'GPT2_LORA_DIMS', 'LORA_BIG', 'FULL_BIG', 
            'TENSOR_RATIOS', 'clock', 'Measure', 'bf16_peak_tflops', 'forward_flops', 'lora_forward_flops',
            'train_flops', 'mfu', 'prepare_data', 'batch_indices', 'collate', 'make_batches', 'shape_warmup',
            'longest_batch', 'gpt2_small', 'checkpointed', 'build', 'autocast', 'train_step', 'eval_step', 'adamw',
-           'loop_step', 'run_steps', 'throughput', 'sdpa_backends', 'sdpa_choice', 'row_batches', 'time_loop',
-           'trio_models', 'eval_speed', 'time_eval_trio', 'as_dataset', 'time_head', 'package_trainer', 'step_clock',
-           'counting_collator', 'warm_trainer_shapes', 'time_trainer', 'measure', 'row_line', 'profile_table',
-           'profile_top', 'profile_trainer', 'seed_comparison', 'LiveTensors', 'tensor_peak', 'tensor_specs', 'matches',
-           'find_row', 'ratios', 'tensor_ratios']
+           'compiled_step', 'loop_step', 'run_steps', 'throughput', 'sdpa_backends', 'sdpa_choice', 'row_batches',
+           'time_loop', 'trio_models', 'eval_speed', 'time_eval_trio', 'as_dataset', 'time_head', 'package_trainer',
+           'step_clock', 'counting_collator', 'warm_trainer_shapes', 'time_trainer', 'measure', 'row_line',
+           'profile_table', 'profile_top', 'profile_trainer', 'seed_comparison', 'LiveTensors', 'tensor_peak',
+           'tensor_specs', 'matches', 'find_row', 'ratios', 'unavailable_ratios', 'tensor_ratios']
 
 # %% ../nbs/06_benchmark.ipynb #61abb51d
 import contextlib, copy, gc, json, statistics, tempfile, time
@@ -23,8 +23,9 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from .data import shared_dir, load_news, select_preset, tokenize
-from .models import compute_device, use_bf16, attention_kernels, fuse_gelu, load_tokenizer, gpt2_tokenizer_source
-from .training import (TrainConfig, GroupedByLength, shortest_first, batch_collator, make_trainer,
+from .models import (DevicePolicy, compute_device, use_bf16, attention_kernels, compile_options, cpu_has_bf16, device_policy,
+                                   fuse_gelu, load_tokenizer, gpt2_tokenizer_source)
+from .training import (TrainConfig, GroupedByLength, shortest_first, batch_collator, for_device, make_trainer,
                                      freeze_backbone, pooled_features, fit_head)
 from .compare import RunConfig, compare
 from .utils import PeakMemory
@@ -176,18 +177,26 @@ def eval_step(model, b, bf16):
 def adamw(model): return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
 # %% ../nbs/06_benchmark.ipynb #751128f6
+def compiled_step(model, opt, bf16):
+    "An AdamW step of `model` through `torch.compile` as the device policy compiles it (`compile_options`)"
+    fwd, graphs = torch.compile(model, **compile_options()), compile_options()['mode'] == 'reduce-overhead'
+    def step(b):
+        if graphs: torch.compiler.cudagraph_mark_step_begin()       # each step replays the recorded graphs anew
+        train_step(fwd, opt, b, bf16)
+    return step
+
 def loop_step(model, spec):
     "The step a bare-loop row times: an AdamW step (through `torch.compile` if `spec['compile']`), or a forward pass"
     bf16 = spec['precision'] == 'bf16'
     if spec['phase'] == 'eval': model.eval(); return lambda b: eval_step(model, b, bf16)
-    opt = adamw(model)
-    fwd = torch.compile(model, dynamic=True) if spec.get('compile') else model   # one graph for all lengths
-    model.train(); return lambda b: train_step(fwd, opt, b, bf16)
+    opt = adamw(model); model.train()
+    return compiled_step(model, opt, bf16) if spec.get('compile') else lambda b: train_step(model, opt, b, bf16)
 
-def run_steps(step, batches, warm, m):
-    "`step` on each batch; `m`'s clock restarts after the first `warm` (untimed)"
+def run_steps(step, batches, warm, m, count_warm=False):
+    "`step` on each batch; `m`'s clock restarts after the first `warm` (untimed), or, if `count_warm`, `m.warm_s` marks them"
     for b in batches[:warm]: step(b)
-    m.restart()
+    if count_warm: m.warm_s = clock() - m.t0
+    else: m.restart()
     for b in batches[warm:]: step(b)
 
 def throughput(batches, wall_s) -> dict:
@@ -229,14 +238,18 @@ def row_batches(spec, data, tok) -> tuple:
     return lead + timed, len(lead)
 
 def time_loop(spec, data, tiny=False) -> dict:
-    "A bare-loop row: samples/s of `spec`'s timed steps, and its peak memory from building the model on"
+    "A bare-loop row: samples/s of `spec`'s timed steps (compiled: of every step, compiling included), and its peak memory"
     batches, warm = row_batches(spec, data, load_tokenizer(data['tokenizer']))
+    comp = bool(spec.get('compile'))
     with Measure() as m:
         model = build(spec, data['pad'], tiny)
-        run_steps(loop_step(model, spec), batches, warm, m)
+        if comp: m.restart()                         # compiling happens in the first steps: on the clock
+        run_steps(loop_step(model, spec), batches, warm, m, count_warm=comp)
     shapes = len({tuple(b['input_ids'].shape) for b in batches[warm:]})
-    return {**spec, **throughput(batches[warm:], m.wall_s), 'warmup_steps': warm, 'shapes': shapes,
-            'peak_mem_gib': m.added_gib}
+    row = {**spec, **throughput(batches[warm:], m.wall_s - getattr(m, 'warm_s', 0.)), 'warmup_steps': warm, 'shapes': shapes,
+           'peak_mem_gib': m.added_gib}
+    if comp: row.update(steady_samples_per_s=row['samples_per_s'], warm_s=m.warm_s, **throughput(batches, m.wall_s))
+    return row
 
 # %% ../nbs/06_benchmark.ipynb #370cef32
 def trio_models(pad, tiny=False) -> dict:
@@ -381,21 +394,23 @@ def profile_trainer(spec, data, tiny=False, steps=30, rows=25) -> str:
     return f'{steps} steps (setup included) in {wall:.2f} s: {1e3 * wall / steps:.1f} ms a step\n' + table
 
 # %% ../nbs/06_benchmark.ipynb #22561151
-def seed_comparison(tiny=False, batch_size=8) -> dict:
-    "Seconds of the package's whole `seed` comparison (baseline, head, LoRA) on GPT-2 small's shape, by part"
+def seed_comparison(tiny=False, batch_size=None, compile=None, merged_eval=True) -> dict:
+    "Seconds of the package's whole `seed` comparison (baseline, head, LoRA) on GPT-2 small's shape, by part (default settings: the device's)"
     tok, sd = load_tokenizer(gpt2_tokenizer_source()), shared_dir()
     with tempfile.TemporaryDirectory() as d:
         gpt2_small(tok.pad_token_id, tiny).save_pretrained(Path(d)/'model'); tok.save_pretrained(Path(d)/'model')
         t0 = time.perf_counter()
         compare(RunConfig(model=Path(d)/'model', data=sd/'data'/'ag_news' if sd else 'ag_news', preset='tiny' if tiny else 'seed',
-                          out=Path(d)/'run', train=TrainConfig(batch_size=batch_size)))
+                          out=Path(d)/'run', train=TrainConfig(batch_size=batch_size), device=DevicePolicy(compile=compile),
+                          merged_eval=merged_eval))
         wall = time.perf_counter() - t0
         rec = {m: json.loads((Path(d)/'run'/'records'/f'{m}.json').read_text()) for m in ('baseline', 'head', 'lora')}
     parts = dict(baseline_eval_s=rec['baseline']['eval_s'],       # the test-set feature pass
                  head_train_s=rec['head']['train_s'],               # training features + 3 epochs on them
                  lora_train_s=rec['lora']['train_s'], lora_eval_s=rec['lora']['eval_s'])
     return dict(compute_s=sum(parts.values()), wall_s_including_load=wall, preset='tiny' if tiny else 'seed',
-                lora_batch_size=batch_size, parts=parts)
+                lora_batch_size=rec['lora']['settings']['train']['batch_size'], compile=device_policy(DevicePolicy(compile=compile)).compile,
+                merged_eval=rec['lora'].get('merged_eval', False), accuracy={m: r['accuracy'] for m, r in rec.items()}, parts=parts)
 
 # %% ../nbs/06_benchmark.ipynb #1d476145
 class LiveTensors(TorchDispatchMode):
@@ -469,7 +484,8 @@ ROWS = dict(
     cold32=dict(role='cold shapes', pad_multiple=32, sdpa=None),
     cold1_pytorch=dict(role='cold shapes', pad_multiple=1, sdpa='pytorch'),
     cold32_pytorch=dict(role='cold shapes', pad_multiple=32, sdpa='pytorch'),
-    lora_compiled=dict(method='lora', compile=True), full_compiled=dict(method='full', compile=True))
+    lora_compiled=dict(method='lora', compile=True), full_compiled=dict(method='full', compile=True),
+    lora_bf16=dict(method='lora', role='default', phase='train', path=None, precision='bf16'), cpu_fp32=dict(role='cpu fp32'))
 
 # %% ../nbs/06_benchmark.ipynb #0db44ba5
 # name, numerator row, denominator row (None: the metric itself), metric, the `bench/gpu.sh` call that measures both rows
@@ -479,10 +495,13 @@ RATIOS = [
     ('lora_vs_full_train_speed', 'lora', 'full', 'speed', 'headline'),
     ('lora_vs_full_peak_mem_bs8', 'lora8', 'full8', 'memory', 'headline'),
     ('merged_vs_base_eval_speed', 'merged', 'base', 'speed', 'headline'),
+    ('merged_vs_unmerged_eval_speed', 'merged', 'lora_eval', 'speed', 'headline'),
+    ('merged_eval_vs_reference', 'merged', 'ref_eval', 'speed', 'headline'),
     ('lora_unmerged_vs_base_eval_speed', 'lora_eval', 'base', 'speed', 'headline'),
     ('bf16_vs_fp32_backbone_lora_train_speed', 'lora', 'fp32_backbone', 'speed', 'headline'),
     ('bf16_vs_fp32_backbone_lora_peak_mem_bs8', 'lora8', 'fp32_backbone8', 'memory', 'headline'),
     ('lora_fp32_backbone_vs_full_peak_mem_bs8', 'fp32_backbone8', 'full8', 'memory', 'headline'),
+    ('cpu_bf16_vs_fp32_lora_train_speed', 'lora_bf16', 'cpu_fp32', 'speed', None),   # CPUs with bf16 instructions
     ('package_vs_pytorch_attention_lora_train_speed', 'lora', 'pytorch_attention', 'speed', 'headline'),
     ('cold_pad32_vs_pad1_lora_train_speed_bs32', 'cold32', 'cold1', 'speed', 'headline'),
     ('cold_package_vs_pytorch_attention_lora_train_speed_bs32', 'cold32', 'cold32_pytorch', 'speed', 'headline'),
@@ -503,6 +522,7 @@ RATIOS = [
     ('grad_ckpt_peak_mem_full_bs{big}', 'full_big_ckpt', 'full_big', 'memory', 'extras'),
     ('grad_ckpt_train_speed_lora_bs{big}', 'lora_big_ckpt', 'lora_big', 'speed', 'extras'),
     ('compiled_vs_eager_lora_train_speed', 'lora_compiled', 'lora', 'speed', 'extras'),
+    ('compiled_vs_eager_lora_train_speed_steady', 'lora_compiled', 'lora', 'steady', 'extras'),
     ('compiled_lora_vs_full_train_speed', 'lora_compiled', 'full_compiled', 'speed', 'extras'),
     ('compiled_lora_train_mfu', 'lora_compiled', None, 'mfu', 'extras'),
     ('compiled_full_train_mfu', 'full_compiled', None, 'mfu', 'extras')]
@@ -521,6 +541,7 @@ def find_row(rows, sel, ctx):
 
 # %% ../nbs/06_benchmark.ipynb #cfdf0f91
 METRICS = dict(speed=lambda r, ctx: r.get('samples_per_s', float('nan')),
+               steady=lambda r, ctx: r.get('steady_samples_per_s', r.get('samples_per_s', float('nan'))),
                memory=lambda r, ctx: r.get('peak_mem_gib') or float('nan'),
                tensor=lambda r, ctx: r.get('tensor_peak_gib', float('nan')),
                mfu=lambda r, ctx: mfu(r, ctx.get('peak')))
@@ -535,6 +556,14 @@ def ratios(rows, table=RATIOS, sel=ROWS, **ctx) -> dict:
         v = METRICS[metric](a, ctx) / (METRICS[metric](b, ctx) if den else 1)
         out[name.format(**ctx)] = None if v != v else v           # NaN (a configuration failed) -> null
     return out
+
+def unavailable_ratios() -> dict:
+    "The ratios this machine cannot measure, each with the reason"
+    if DEV.type == 'cpu' and not cpu_has_bf16():
+        return dict(cpu_bf16_vs_fp32_lora_train_speed='not available: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16), '
+                    'so the device policy refuses bf16 autocast here (emulated bf16 would be slower than float32)')
+    if DEV.type == 'cuda': return dict(cpu_bf16_vs_fp32_lora_train_speed='not measured on a GPU machine: a CPU ratio')
+    return {}
 
 # %% ../nbs/06_benchmark.ipynb #3f678d05
 TENSOR_ROWS = dict(lora=dict(method='lora', dropout_on='rank', grad_ckpt=False, role=None),

@@ -6,12 +6,14 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/methods.html.md"""
 
 # %% auto #0
 __all__ = ['LN_TARGETS', 'PREFIX_ATTENTION', 'METHODS', 'TRAINED_FILE', 'Method', 'wrap', 'prefix_mask', 'Prefix',
-           'prefix_attention', 'attention_layers', 'add_prefixes', 'method_lr', 'trained_weights', 'load_trained']
+           'prefix_attention', 'attention_layers', 'add_prefixes', 'method_lr', 'merged_copy', 'trained_weights',
+           'load_trained']
 
 # %% ../nbs/03b_methods.ipynb #84d780cf
+import copy
 from dataclasses import asdict, dataclass
 from typing import Callable
-import torch, torch.nn as nn
+import peft, torch, torch.nn as nn
 from peft import IA3Config, LNTuningConfig, PromptTuningConfig, TaskType, get_peft_model
 from peft.optimizers import create_loraplus_optimizer
 from transformers import AttentionInterface, AttentionMaskInterface
@@ -172,6 +174,11 @@ def method_lr(cfg, name, model_type=None) -> float|None:
         for part in lr.split('.'): cfg = getattr(cfg, part)
         return cfg
     return lr.get(model_type, lr['default']) if isinstance(lr, dict) else lr
+
+# %% ../nbs/03b_methods.ipynb #96d48714
+def merged_copy(model):
+    "A plain copy of `peft` model `model` with what it trained folded into the weights; `model` itself if it has no adapters"
+    return copy.deepcopy(model).merge_and_unload() if isinstance(model, peft.PeftModel) else model
 
 # %% ../nbs/03b_methods.ipynb #059efb56
 TRAINED_FILE = 'trainable.safetensors'   # the tensors a method that is not a `peft` adapter trained

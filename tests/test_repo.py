@@ -122,3 +122,15 @@ def test_benchmark_ratio_table():
         assert set(res['ratios']) - {n.format(big=res['settings']['big_batch']) for n, *_ in b.RATIOS} <= older, f
     tk = json.loads((ROOT/'bench'/'results'/'tensors'/'cpu-kernels.json').read_text())
     assert set(b.tensor_ratios([dict(s, tensor_peak_gib=1.) for s in b.tensor_specs(256)], 256)) == set(tk['ratios'])
+
+def test_gpu_check_join(tmp_path):
+    "bench/join_calls.py keeps each ratio from the one call that measured it, and names the stages that wrote nothing"
+    import json
+    (tmp_path/'a.json').write_text(json.dumps(dict(device='GPU', versions={}, ratios=dict(x=1.5, y=None), seed_comparisons=[dict(compute_s=9.)])))
+    (tmp_path/'b.json').write_text(json.dumps(dict(device='GPU', versions={}, ratios=dict(x=9., y=2.), unavailable=dict(z='why'))))
+    subprocess.run([sys.executable, 'bench/join_calls.py', '--out', str(tmp_path/'j.json'), '--check', str(tmp_path/'none.json'),
+                    f"eager={tmp_path/'a.json'}", f"compiled={tmp_path/'b.json'}"], cwd=ROOT, check=True, capture_output=True, text=True)
+    j = json.loads((tmp_path/'j.json').read_text())
+    assert j['ratios'] == dict(x=1.5, y=2.) and j['ratio_call'] == dict(x='eager', y='compiled')
+    assert j['seed_comparisons'] == [dict(compute_s=9., call='eager')] and 'not written' in j['compile_check']['error']
+    assert j['unavailable'] == dict(z='why')

@@ -1,0 +1,38 @@
+"""One results file from the calls of `bench/gpu_check.sh`: a compile check and `bench/run.py` calls on the same machine.
+
+Every ratio stays the one its own call computed (`ratio_call` says which call): no ratio divides rows of two calls.
+A ratio two calls both computed is taken from the first call named. Each call's rows, settings and seed comparisons are
+kept under `calls`.
+
+    python bench/join_calls.py --out gpu-check.json --check compile-check.json eager=h200-eager.json compiled=h200-compiled.json
+"""
+import argparse, json
+from pathlib import Path
+
+def read(path):
+    "A JSON file's content, or the reason it is missing (a stage that timed out writes none)"
+    p = Path(path)
+    return json.loads(p.read_text()) if p.is_file() else dict(error=f'{p.name} was not written (the stage failed or ran out of time)')
+
+def join(calls: dict, check=None) -> dict:
+    "The calls' results side by side, with their ratios in one table and the call each ratio comes from"
+    res, ratios, ratio_call = dict(calls={}), {}, {}
+    for name, path in calls.items():
+        r = read(path); res['calls'][name] = r
+        for k, v in (r.get('ratios') or {}).items():
+            if v is not None and k not in ratios: ratios[k], ratio_call[k] = v, name
+        for k in ('device', 'versions', 'unavailable'):
+            if res.get(k) is None: res[k] = r.get(k)
+    seeds = [dict(s, call=n) for n, r in res['calls'].items() for s in r.get('seed_comparisons', [])]
+    return dict(res, ratios=ratios, ratio_call=ratio_call, seed_comparisons=seeds, compile_check=read(check) if check else None)
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('calls', nargs='+', help='name=results.json for each bench/run.py call, in order')
+    p.add_argument('--check', help="bench/compile_check.py's file")
+    p.add_argument('--out', required=True)
+    a = p.parse_args()
+    res = join(dict(c.split('=', 1) for c in a.calls), a.check)
+    Path(a.out).write_text(json.dumps(res, indent=1))
+    print(json.dumps(dict(ratios=res['ratios'], seed_comparisons=[{k: v for k, v in s.items() if k != 'parts'} for s in res['seed_comparisons']],
+                          compile_check=res['compile_check']), indent=1))
