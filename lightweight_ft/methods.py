@@ -156,7 +156,7 @@ METHODS = {m.name: m for m in [
     Method('head', 'the head alone, on cached features', lr='train.lr', settings=('head_batch_size',)),
     Method('lora', 'low-rank updates BA beside the frozen weights', _lora, 'train.lr', ('lora',), mergeable=True),
     Method('dora', "LoRA on each weight's direction, and its magnitude", _dora, 'train.lr', ('lora',), mergeable=True),
-    Method('loraplus', 'LoRA, with B learning faster than A', _lora, 'train.lr', ('lora', 'loraplus_ratio'),
+    Method('loraplus', 'LoRA, with B learning faster than A', _lora, 1.5e-4, ('lora', 'loraplus_ratio'),
            _loraplus_optimizer, mergeable=True),
     Method('ia3', 'a scale on keys, values and feed-forward inputs', _ia3, 3e-3, mergeable=True),
     Method('prompt', 'virtual token embeddings before the text', _prompt, 3e-2, ('virtual_tokens',)),

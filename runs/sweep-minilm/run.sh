@@ -6,7 +6,11 @@ set -e
 cd "$(dirname "$0")/../.."
 M=${MODEL:-../shared/models/minilm-l6}; D=${DATA:-../shared/data/ag_news}
 run() { .venv/bin/lightweight-ft compare --model $M --data $D --preset seed --validation 500 --save-steps 100 \
-          --methods ia3,prompt,ln,bitfit --out runs/sweep-minilm/$1 --lrs $2; }
-run mid  ia3=3e-3,prompt=3e-2,ln=1e-3,bitfit=1e-3
-run low  ia3=1e-3,prompt=1e-2,ln=3e-4,bitfit=3e-4
-run high ia3=1e-2,prompt=1e-1,ln=3e-3,bitfit=3e-3
+          --methods $1 --out runs/sweep-minilm/$2 --lrs $3; }
+# LoRA+ at LoRA's rate (5e-4, B 16x faster) trained unstably in the study: its rate, and two lower ones
+run loraplus loraplus-5e-4 loraplus=5e-4
+run loraplus loraplus-1.5e-4 loraplus=1.5e-4
+run loraplus loraplus-5e-5 loraplus=5e-5
+run ia3,prompt,prefix,ln,bitfit mid  ia3=3e-3,prompt=3e-2,prefix=1e-2,ln=1e-3,bitfit=1e-3
+run ia3,prompt,prefix,ln,bitfit low  ia3=1e-3,prompt=1e-2,prefix=3e-3,ln=3e-4,bitfit=3e-4
+run ia3,prompt,prefix,ln,bitfit high ia3=1e-2,prompt=1e-1,prefix=3e-2,ln=3e-3,bitfit=3e-3
