@@ -22,8 +22,8 @@ from transformers.pytorch_utils import Conv1D
 from peft import PeftModel
 from safetensors.torch import save_file
 from .data import LABELS, PRESETS, load_news, select_preset, tokenize
-from .models import DevicePolicy, attention_kernels, device_policy, load_tokenizer, load_classifier, count_params, head_module, model_source
-from .training import (TrainConfig, _int, _number, batch_collator, for_device, make_trainer, evaluate, pooled_features,
+from .models import DevicePolicy, device_policy, load_tokenizer, load_classifier, count_params, head_module, model_source
+from .training import (TrainConfig, _int, _number, batch_collator, for_device, make_trainer, evaluate, policy_forward, pooled_features,
                                      head_logits, fit_head, freeze_backbone)
 from .lora import LoraSettings, lora_param_counts
 from .methods import METHODS, TRAINED_FILE, merged_copy, method_lr, trained_weights
@@ -218,10 +218,7 @@ def resumable_checkpoint(folder, key) -> str|None:
 MERGE_TOL = dict(float32=1e-4, bfloat16=5e-2)   # largest logit difference, merged vs unmerged, per (1 + the largest logit)
 
 @torch.no_grad()
-def _logits(model, batch, policy) -> torch.Tensor:
-    dev = next(model.parameters()).device
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=policy.bf16), attention_kernels(policy):
-        return model.eval()(**{k: v.to(dev) for k, v in batch.items()}).logits.float()
+def _logits(model, batch, policy) -> torch.Tensor: return policy_forward(model.eval(), batch, policy).logits.float()
 
 def checked_merge(model, batch, policy=None) -> tuple:
     "`(merged copy of model, largest logit difference on batch)`; the copy is None when they differ by more than `MERGE_TOL`"

@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/methods.html.md"""
 
 # %% auto #0
 __all__ = ['LN_TARGETS', 'PREFIX_ATTENTION', 'METHODS', 'TRAINED_FILE', 'Method', 'wrap', 'prefix_mask', 'Prefix',
-           'prefix_attention', 'attention_layers', 'add_prefixes', 'method_lr', 'merged_copy', 'trained_weights',
-           'load_trained']
+           'prefix_attention', 'attention_layers', 'add_prefixes', 'method_lr', 'merge', 'merged_copy',
+           'trained_weights', 'load_trained']
 
 # %% ../nbs/03b_methods.ipynb #84d780cf
 import copy
@@ -176,9 +176,17 @@ def method_lr(cfg, name, model_type=None) -> float|None:
     return lr.get(model_type, lr['default']) if isinstance(lr, dict) else lr
 
 # %% ../nbs/03b_methods.ipynb #96d48714
+def merge(model):
+    "A plain `transformers` model with the adapter folded into the weights (BitFit's biases already are; prefixes cannot be)"
+    if isinstance(model, peft.PeftModel): return model.merge_and_unload()
+    if any(isinstance(m, Prefix) for m in model.modules()):
+        raise ValueError("Prefix tuning adds keys and values to every attention layer instead of changing a weight, "
+                         "so it cannot be merged: use the model as `load_adapter` returns it.")
+    return model
+
 def merged_copy(model):
-    "A plain copy of `peft` model `model` with what it trained folded into the weights; `model` itself if it has no adapters"
-    return copy.deepcopy(model).merge_and_unload() if isinstance(model, peft.PeftModel) else model
+    "`merge` of a copy of `model`, so the trained model, and the adapter saved from it, stay as they are"
+    return merge(copy.deepcopy(model) if isinstance(model, peft.PeftModel) else model)
 
 # %% ../nbs/03b_methods.ipynb #059efb56
 TRAINED_FILE = 'trainable.safetensors'   # the tensors a method that is not a `peft` adapter trained

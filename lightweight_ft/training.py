@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/training.html.md"""
 
 # %% auto #0
 __all__ = ['TrainConfig', 'for_device', 'accuracy', 'length_grouped_order', 'batch_collator', 'GroupedByLength', 'token_lengths',
-           'shortest_first', 'ClassifierTrainer', 'make_trainer', 'evaluate', 'freeze_backbone', 'pooled_features',
-           'head_logits', 'fit_head']
+           'shortest_first', 'ClassifierTrainer', 'make_trainer', 'evaluate', 'freeze_backbone', 'policy_forward',
+           'pooled_features', 'head_logits', 'fit_head']
 
 # %% ../nbs/02_training.ipynb #0f0e073c
 import copy, math
@@ -125,7 +125,7 @@ class _EpochToSampler(TrainerCallback):
 class ClassifierTrainer(LengthGroupedSampling, Trainer):
     "A `Trainer` on length-grouped batches that evaluates in order and runs attention as `policy` says"
     def __init__(self, *args, policy: DevicePolicy|None = None, **kw):
-        self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, None)
+        self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, None, False)
         super().__init__(*args, **kw)
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
@@ -140,8 +140,9 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         if not self.policy.compile: return model
         if self._compiled[0] is not model:
             model.config.problem_type = model.config.problem_type or 'single_label_classification'   # else set in the first call
-            self._compiled = (model, torch.compile(model, **compile_options(self.policy)))
-        if compile_options(self.policy)['mode'] == 'reduce-overhead': torch.compiler.cudagraph_mark_step_begin()
+            opts = compile_options(self.policy)
+            self._compiled = (model, torch.compile(model, **opts), opts['mode'] == 'reduce-overhead')
+        if self._compiled[2]: torch.compiler.cudagraph_mark_step_begin()   # CUDA graphs: each step replays anew
         return self._compiled[1]
     def training_step(self, model, *args, **kw):
         with attention_kernels(self.policy): return super().training_step(self.compiled(model), *args, **kw)   # and backward
@@ -189,6 +190,12 @@ def freeze_backbone(model):
     return model
 
 # %% ../nbs/02_training.ipynb #ae3bd29a
+def policy_forward(model, batch, policy=None):
+    "`model(**batch)` on the model's device, under the bf16 autocast and attention kernels of the device `policy`"
+    p, dev = device_policy(policy), next(model.parameters()).device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=p.bf16), attention_kernels(p):
+        return model(**{k: v.to(dev) for k, v in batch.items()})
+
 @torch.no_grad()
 def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None) -> torch.Tensor:
     "What the head of `model` sees for each text of tokenised `ds`, as an `(n, hidden)` float32 tensor"
@@ -196,15 +203,13 @@ def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None)
     pool_last_real_token(model)   # a decoder's last position then holds each row's last real token (`01_models`)
     hook = head.register_forward_pre_hook(lambda m, args: grabbed.append(args[0]))
     model.eval()
-    dev = next(model.parameters()).device
     order = shortest_first(token_lengths(ds))
     keep = [c for c in ds.column_names if c not in ('input_ids', 'attention_mask')]
     dl = DataLoader(ds.select(order).remove_columns(keep), batch_size=batch_size, collate_fn=batch_collator(tok, p.pad_multiple))
     try:
         for b in tqdm(dl, desc=desc, leave=False):
-            b = {k: v.to(dev) for k, v in b.items()}
             grabbed.clear()
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=p.bf16), attention_kernels(p): model(**b)
+            policy_forward(model, b, p)
             h = grabbed[0]
             feats.append((h[:, -1] if h.dim() == 3 else h).float().cpu())
     finally: hook.remove()
