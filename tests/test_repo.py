@@ -42,7 +42,9 @@ def test_benchmark_script_tiny(tmp_path):
     trainer = next(r for r in res['runs'] if r['role'] == 'package Trainer')
     assert (trainer['tokens'], trainer['tokens_padded']) == (loop['tokens'], loop['tokens_padded'])   # the Trainer row times the loop rows' batches
     merged = next(r for r in res['runs'] if r['method'] == 'merged')
-    assert merged['max_logit_diff_vs_unmerged'] < 1e-4          # merging does not change the model's outputs
+    from lightweight_ft.compare import MERGE_TOL
+    tol = MERGE_TOL['bfloat16' if merged['precision'] == 'bf16' else 'float32']
+    assert merged['max_logit_diff_vs_unmerged'] < tol          # merging does not change the model's outputs (at the row's precision)
     assert 'aten::' in (tmp_path/'prof.txt').read_text() and "through the package's Trainer" in (tmp_path/'prof.txt').read_text()
 
 def bench_data(lengths):
