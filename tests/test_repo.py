@@ -42,8 +42,8 @@ def test_benchmark_script_tiny(tmp_path):
     trainer = next(r for r in res['runs'] if r['role'] == 'package Trainer')
     assert (trainer['tokens'], trainer['tokens_padded']) == (loop['tokens'], loop['tokens_padded'])   # the Trainer row times the loop rows' batches
     merged = next(r for r in res['runs'] if r['method'] == 'merged')
-    from lightweight_ft.compare import MERGE_TOL
-    tol = MERGE_TOL['bfloat16' if merged['precision'] == 'bf16' else 'float32']
+    from lightweight_ft.models import tolerance
+    tol = tolerance('merge', bf16=merged['precision'] == 'bf16')
     assert merged['max_logit_diff_vs_unmerged'] < tol          # merging does not change the model's outputs (at the row's precision)
     assert 'aten::' in (tmp_path/'prof.txt').read_text() and "through the package's Trainer" in (tmp_path/'prof.txt').read_text()
 
