@@ -220,7 +220,7 @@ def resumable_checkpoint(folder, key) -> str|None:
 def _logits(model, batch, policy) -> torch.Tensor: return policy_forward(model.eval(), batch, policy).logits.float()
 
 def checked_merge(model, batch, policy=None) -> tuple:
-    "`(merged copy of model, largest logit difference on batch)`; the copy is None when they differ by more than `tolerance('merge')`"
+    "`(merged copy of model, largest logit difference on batch)`; the copy is None beyond `tolerance('merge')`"
     p, merged = device_policy(policy), merged_copy(model)
     a, b = _logits(model, batch, p), _logits(merged, batch, p)
     diff = (a - b).abs().max().item()

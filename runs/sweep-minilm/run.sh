@@ -15,7 +15,3 @@ run loraplus loraplus-5e-5 loraplus=5e-5
 run ia3,prompt,prefix,ln,bitfit mid  ia3=3e-3,prompt=3e-2,prefix=1e-2,ln=1e-3,bitfit=1e-3
 run ia3,prompt,prefix,ln,bitfit low  ia3=1e-3,prompt=1e-2,prefix=3e-3,ln=3e-4,bitfit=3e-4
 run ia3,prompt,prefix,ln,bitfit high ia3=1e-2,prompt=1e-1,prefix=3e-2,ln=3e-3,bitfit=3e-3
-# LoRA keeps the reference protocol's rate (5e-4) in the study; here it is checked against a factor of three either side
-run lora lora-5e-4 lora=5e-4
-run lora lora-1.5e-4 lora=1.5e-4
-run lora lora-1.5e-3 lora=1.5e-3
