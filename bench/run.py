@@ -14,7 +14,7 @@ from lightweight_ft.benchmark import (DEV, bf16_peak_tflops, measure, prepare_da
                                       sdpa_choice, seed_comparison, tensor_peak, tensor_ratios, tensor_specs, unavailable_ratios)
 from lightweight_ft.utils import environment, atomic_write
 from lightweight_ft.data import quiet
-from lightweight_ft.models import use_bf16
+from lightweight_ft.models import device_policy, use_bf16
 
 VARIANTS = dict(default={}, compiled=dict(compile=True), unmerged=dict(merged_eval=False))   # of the seed comparison
 
@@ -55,7 +55,7 @@ def plan(a) -> list:
     bs, ebs, big, n = a.batch_size, a.eval_batch_size, a.big_batch, S['train']
     def T(method, batch, steps, padding='dynamic', precision=prec, phase='train', **kw):
         spec = dict(method=method, phase=phase, batch_size=batch, padding=padding, precision=precision, steps=steps, grad_ckpt=False,
-                    compile=False, pad_multiple=1 if cpu else 32, warm_shapes=not cpu)   # as the package pads; GPUs: steady state
+                    compile=False, pad_multiple=device_policy().pad_multiple, warm_shapes=not cpu)   # as the package pads; GPUs: steady state
         if method == 'lora': spec.update(dropout_on='rank', frozen_dtype='bfloat16' if precision == 'bf16' else None)   # as `compare`
         return {**spec, **kw}
     ref = dict(dropout_on='input', gelu='python', sdpa='pytorch', role='reference')

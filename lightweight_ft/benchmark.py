@@ -13,10 +13,10 @@ __all__ = ['DEV', 'BF16_PEAK_TFLOPS', 'GPT2_LORA_DIMS', 'LORA_BIG', 'FULL_BIG', 
            'time_loop', 'trio_models', 'eval_speed', 'time_eval_trio', 'as_dataset', 'time_head', 'package_trainer',
            'step_clock', 'counting_collator', 'warm_trainer_shapes', 'time_trainer', 'measure', 'row_line',
            'profile_table', 'profile_top', 'profile_trainer', 'seed_comparison', 'LiveTensors', 'tensor_peak',
-           'tensor_specs', 'matches', 'find_row', 'ratios', 'unavailable_ratios', 'tensor_ratios']
+           'tensor_specs', 'matches', 'find_row', 'ratios', 'unavailable_ratios', 'tensor_ratios', 'run_wall_s']
 
 # %% ../nbs/06_benchmark.ipynb #61abb51d
-import contextlib, copy, gc, json, statistics, tempfile, time
+import contextlib, copy, gc, json, re, statistics, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from torch.multiprocessing.reductions import StorageWeakRef
@@ -24,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from .data import shared_dir, load_news, select_preset, tokenize
 from .models import (DevicePolicy, compute_device, use_bf16, attention_kernels, compile_options, cpu_has_bf16, device_policy,
-                                   fuse_gelu, load_tokenizer, gpt2_tokenizer_source)
+                                   fuse_gelu, load_tokenizer, gpt2_tokenizer_source, use_attention)
 from .training import (TrainConfig, GroupedByLength, shortest_first, batch_collator, for_device, make_trainer,
                                      freeze_backbone, pooled_features, fit_head)
 from .compare import RunConfig, compare
@@ -136,13 +136,15 @@ def longest_batch(split, bs, tok) -> dict:
     return collate(split, top, tok)
 
 # %% ../nbs/06_benchmark.ipynb #c85d1504
-def gpt2_small(pad, tiny=False, gelu='fused'):
+def gpt2_small(pad, tiny=False, gelu='fused', sdpa=None):
     "GPT-2 small's shape, random weights (2 layers, 64 wide if `tiny`), 4 classes; GELU `fused` or as published"
+    # attention as the device policy says (`sdpa=None`), or PyTorch's `sdpa` with its own kernels (`sdpa='pytorch'`)
     from transformers import GPT2Config, GPT2ForSequenceClassification, set_seed
     set_seed(0)
     kw = dict(n_layer=2, n_embd=64, n_head=2) if tiny else {}
     m = GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, **kw))
-    return (fuse_gelu(m) if gelu == 'fused' else m).to(DEV)
+    m = fuse_gelu(m) if gelu == 'fused' else m
+    return use_attention(m, DevicePolicy(attention=sdpa)).to(DEV)
 
 def checkpointed(m):
     "`m` with gradient checkpointing on (non-reentrant)"
@@ -153,7 +155,7 @@ def checkpointed(m):
 
 def build(spec, pad, tiny=False):
     "The model `spec` asks for: base, head-only, LoRA (dropout on `rank` or `input`) or full; optionally checkpointed"
-    m = gpt2_small(pad, tiny, spec.get('gelu', 'fused'))
+    m = gpt2_small(pad, tiny, spec.get('gelu', 'fused'), spec.get('sdpa'))
     if spec.get('grad_ckpt'): m = checkpointed(m)
     if spec['method'] == 'lora':
         m = add_lora(m, dropout_on=spec.get('dropout_on', 'rank'), frozen_dtype=spec.get('frozen_dtype'))
@@ -581,3 +583,9 @@ def tensor_ratios(rows, big) -> dict:
     at = lambda prec, b: [r for r in rows if 'error' not in r and r['precision'] == prec and r['batch_size'] == b]
     return {k: v for prec in ('fp32', 'bf16') for b in (8, big)
             for k, v in ratios(at(prec, b), TENSOR_RATIOS, TENSOR_ROWS, prec=prec, b=b).items()}
+
+# %% ../nbs/06_benchmark.ipynb #17ac8f73
+def run_wall_s(folder) -> float:
+    "Wall seconds of a command timed with `/usr/bin/time -v`, from the `time.txt` it left in `folder`"
+    t = re.search(r'Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)', (Path(folder)/'time.txt').read_text())
+    return sum(float(x) * 60**i for i, x in enumerate(reversed(t.group(1).split(':'))))

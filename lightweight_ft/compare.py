@@ -7,12 +7,12 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/compare.html.md"""
 # %% auto #0
 __all__ = ['KEY_DEFAULTS', 'COLUMNS', 'bootstrap_ci', 'score', 'seed_text_ci', 'mcnemar_p', 'RunConfig', 'data_name',
            'method_key', 'changes', 'save_model', 'run_name', 'reusable', 'last_complete_checkpoint',
-           'resumable_checkpoint', 'checked_merge', 'note_command', 'compare', 'results_table', 'run_dir_results',
-           'study_records', 'paired', 'to_markdown', 'paired_markdown', 'headline_markdown', 'plot_accuracy',
-           'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
+           'resumable_checkpoint', 'checked_merge', 'fresh_models', 'note_command', 'compare', 'results_table',
+           'run_dir_results', 'study_records', 'paired', 'to_markdown', 'paired_markdown', 'headline_markdown',
+           'plot_accuracy', 'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
 
 # %% ../nbs/04_compare.ipynb #b9fb13e0
-import json, math, shutil, time
+import json, math, random, shutil, tempfile, time
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import __version__
 from pathlib import Path
@@ -335,17 +335,41 @@ def _runs(cfg) -> list:
     "The `(method, seed)` pairs of `cfg`: the untrained baseline once, every other method once per seed"
     return [(m, s) for s in cfg.all_seeds for m in cfg.methods if m != 'baseline' or s == cfg.all_seeds[0]]
 
+def _rng_state() -> tuple:
+    "The random states of Python, numpy, torch and every GPU"
+    gpus = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return random.getstate(), np.random.get_state(), torch.get_rng_state(), gpus
+
+def _set_rng_state(st):
+    random.setstate(st[0]); np.random.set_state(st[1]); torch.set_rng_state(st[2])
+    if st[3] is not None: torch.cuda.set_rng_state_all(st[3])
+
+def fresh_models(src, names, tok, policy, folder):
+    "A function from a seed to a fresh model with that seed's untrained head: loaded once per seed, then read from `folder`"
+    seen = {}
+    def fresh(seed):
+        if seen.get('seed') == seed:
+            _set_rng_state(seen['rng'])   # the random draws that follow are those that followed the loading
+            return load_classifier(folder, names, tok=tok, policy=policy)
+        set_seed(seed)   # the untrained head: the same for every method of a seed
+        model = load_classifier(src, names, tok=tok, policy=policy)
+        model.save_pretrained(folder)   # float32 safetensors: read back in a second (a GGUF file takes ~17 s to load)
+        seen.update(seed=seed, rng=_rng_state())
+        return model
+    return fresh
+
 def _run_all(cfg, todo, keys, policy, names) -> dict:
     "Run the `(method, seed)` pairs in `todo`, writing each record as soon as it is finished"
     tok, ds = _load(cfg, names)
     cache, recs = {}, {}
-    for m, s in todo:
-        set_seed(s)   # the untrained head: the same for every method of a seed
-        model = load_classifier(cfg.model, names, tok=tok, device=policy.device)
-        if m in ('baseline', 'head'): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
-        else: r = _trained(m, model, tok, ds, cfg, policy, s, keys[m, s], names)
-        recs[m, s] = _record(m, cfg, ds, keys[m, s], **r)
-        _write_record(cfg.out, run_name(cfg, m, s), recs[m, s])
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = fresh_models(cfg.model, names, tok, policy, tmp)
+        for m, s in todo:
+            model = fresh(s)
+            if m in ('baseline', 'head'): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
+            else: r = _trained(m, model, tok, ds, cfg, policy, s, keys[m, s], names)
+            recs[m, s] = _record(m, cfg, ds, keys[m, s], **r)
+            _write_record(cfg.out, run_name(cfg, m, s), recs[m, s])
     return recs
 
 def note_command(out, command):

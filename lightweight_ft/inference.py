@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
 from .methods import TRAINED_FILE, load_trained, merge
-from .models import attention_kernels, compute_device, device_policy, load_classifier, _need_gguf, pool_last_real_token
+from .models import attention_kernels, compute_device, device_policy, load_classifier, _need_gguf, pool_last_real_token, use_attention
 from .training import batch_collator, shortest_first
 
 # %% ../nbs/05_inference.ipynb #efe06128
@@ -86,7 +86,7 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
     elif base is None:
         if meta.get('gguf_file'): _need_gguf(); kw['gguf_file'] = meta['gguf_file']
         else: kw['use_safetensors'] = True
-        model = AutoPeftModelForSequenceClassification.from_pretrained(path, **kw)
+        model = use_attention(AutoPeftModelForSequenceClassification.from_pretrained(path, **kw))
     else:
         try: model = PeftModel.from_pretrained(load_classifier(base, meta['labels'], dtype, tok=tok), path)
         except RuntimeError as e: raise _misfit(path, base, meta, e) from e

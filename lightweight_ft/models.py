@@ -7,8 +7,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/models.html.md"""
 # %% auto #0
 __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_DEFAULT', 'TOLERANCE', 'HEAD_NAMES', 'model_source', 'DevicePolicy',
            'cpu_has_bf16', 'device_policy', 'compute_device', 'use_bf16', 'compile_options', 'device_batch_size',
-           'attention_kernels', 'tolerance', 'load_tokenizer', 'fuse_gelu', 'load_classifier', 'pool_last_real_token',
-           'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module', 'count_params']
+           'attention_kernels', 'use_attention', 'tolerance', 'load_tokenizer', 'fuse_gelu', 'load_classifier',
+           'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
 import os
@@ -40,7 +40,7 @@ def model_source(src) -> tuple:
     return str(src), None
 
 # %% ../nbs/01_models.ipynb #0f1ca87b
-ATTENTION = ('pytorch', 'flash')
+ATTENTION = ('pytorch', 'flash', 'eager')
 FROZEN_DTYPES = ('float32', 'bfloat16')
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class DevicePolicy:
     "Where and how the package computes; a field left at None is decided by `device_policy`"
     device: str|None = None        # 'cpu', 'cuda' or 'cuda:N' (default: this process's GPU, else the CPU)
     bf16: bool|None = None         # bf16 autocast (default: on a GPU, or a CPU, with bf16 instructions)
-    pad_multiple: int|None = None  # round batch lengths up to a multiple of this (default: 32 on a GPU, 1 on a CPU)
-    attention: str|None = None     # 'flash' (flash, memory-efficient or plain; default on a GPU) or 'pytorch' (any)
+    pad_multiple: int|None = None  # round batch lengths up to a multiple of this (default: 32 on a GPU, 8 on a CPU)
+    attention: str|None = None     # 'eager' (plain matmuls; default on a CPU), 'flash' (GPU default) or 'pytorch' (any)
     frozen_dtype: str|None = None  # LoRA's frozen weights: 'float32' or 'bfloat16' (default: bfloat16 when in bf16)
     compile: bool|None = None      # train and evaluate through torch.compile (default: where it measured faster, `COMPILE_DEFAULT`)
     def __post_init__(self):
@@ -62,6 +62,10 @@ class DevicePolicy:
         check(self.frozen_dtype in (None, *FROZEN_DTYPES), 'frozen_dtype', self.frozen_dtype, f'one of {FROZEN_DTYPES}')
 
 # %% ../nbs/01_models.ipynb #ccaafb63
+# oneDNN, PyTorch's CPU matrix library, builds a kernel per shape and keeps the last 1,024 (its default); a CPU
+# training run meets more, and rebuilds them step after step (`06_benchmark`). Read when it builds its first kernel.
+os.environ.setdefault('ONEDNN_PRIMITIVE_CACHE_CAPACITY', '8192')
+
 def _default_device() -> str:
     return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else 'cpu'
 
@@ -87,7 +91,7 @@ def device_policy(p: DevicePolicy|None = None) -> DevicePolicy:
     frozen = p.frozen_dtype or ('bfloat16' if bf16 else 'float32')
     check(frozen == 'float32' or bf16, 'frozen_dtype', frozen, "'float32' when training in float32 (bf16 is off)")
     comp = COMPILE_DEFAULT['cuda' if gpu else 'cpu'] if p.compile is None else p.compile
-    return DevicePolicy(dev, bf16, p.pad_multiple or (32 if gpu else 1), p.attention or ('flash' if gpu else 'pytorch'), frozen, comp)
+    return DevicePolicy(dev, bf16, p.pad_multiple or (32 if gpu else 8), p.attention or ('flash' if gpu else 'eager'), frozen, comp)
 
 def compute_device() -> torch.device:
     "The device `device_policy` picks: this process's GPU, else the CPU"
@@ -110,8 +114,14 @@ def device_batch_size(policy: DevicePolicy|None = None) -> int:
 # %% ../nbs/01_models.ipynb #a1181487
 def attention_kernels(policy: DevicePolicy|None = None):
     "A context for running attention the way `policy` says (default: `device_policy()`)"
-    if device_policy(policy).attention == 'pytorch': return contextlib.nullcontext()
+    if device_policy(policy).attention != 'flash': return contextlib.nullcontext()
     return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+def use_attention(model, policy: DevicePolicy|None = None):
+    "`model` computing attention as `policy` says: `eager` or `sdpa` (an attention a method installed is kept)"
+    now, want = model.config._attn_implementation, 'eager' if device_policy(policy).attention == 'eager' else 'sdpa'
+    if now in ('eager', 'sdpa') and now != want: model.set_attn_implementation(want)
+    return model
 
 # %% ../nbs/01_models.ipynb #35f9e420
 TOLERANCE = dict(float32=dict(logits=1e-5, merge=1e-4, loss=1e-6), bfloat16=dict(logits=5e-3, merge=5e-2, loss=1e-4))
@@ -148,8 +158,8 @@ def fuse_gelu(model):
     if getattr(model.config, 'activation_function', None) == 'gelu_new': model.config.activation_function = 'gelu_pytorch_tanh'
     return model
 
-def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, device=None, fused_gelu=True):
-    "A sequence classifier for `names` from `src`, on `device` (default: the policy's), its GELU fused"
+def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, policy=None, fused_gelu=True):
+    "A sequence classifier for `names` from `src`, on the device and with the attention of `policy`, its GELU fused"
     folder, gguf_file = model_source(src)
     if gguf_file: _need_gguf()
     tok = tok or load_tokenizer(src)
@@ -162,7 +172,7 @@ def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, device=Non
     model.config.pad_token_id = tok.pad_token_id
     if fused_gelu: fuse_gelu(model)
     pool_last_real_token(model)
-    return model.to(device or device_policy().device)
+    return use_attention(model, policy).to(device_policy(policy).device)
 
 # %% ../nbs/01_models.ipynb #9ccd07b0
 def _last_real_token(module, args, kwargs, out):
