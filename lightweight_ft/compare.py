@@ -353,7 +353,7 @@ def fresh_models(src, names, tok, policy, folder):
             return load_classifier(folder, names, tok=tok, policy=policy)
         set_seed(seed)   # the untrained head: the same for every method of a seed
         model = load_classifier(src, names, tok=tok, policy=policy)
-        model.save_pretrained(folder)   # float32 safetensors: read back in a second (a GGUF file takes ~17 s to load)
+        model.save_pretrained(folder)   # float32 safetensors: read back in about a second (a GGUF file loads slowly)
         seen.update(seed=seed, rng=_rng_state())
         return model
     return fresh

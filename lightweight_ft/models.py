@@ -63,7 +63,7 @@ class DevicePolicy:
 
 # %% ../nbs/01_models.ipynb #ccaafb63
 # oneDNN, PyTorch's CPU matrix library, builds a kernel per shape and keeps the last 1,024 (its default); a CPU
-# training run meets more, and rebuilds them step after step (`06_benchmark`). Read when it builds its first kernel.
+# training run meets more, and would rebuild them as it goes (`06_benchmark`). Read when it builds its first kernel.
 os.environ.setdefault('ONEDNN_PRIMITIVE_CACHE_CAPACITY', '8192')
 
 def _default_device() -> str:
