@@ -17,7 +17,8 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 from .data import LABELS, label_maps, context_length
 from .methods import TRAINED_FILE, load_trained, merge
-from .models import attention_kernels, compute_device, device_policy, load_classifier, _need_gguf, pool_last_real_token, use_attention
+from .models import attention_kernels, device_policy, fuse_gelu, load_classifier, _need_gguf
+from .models import pool_last_real_token, use_attention
 from .training import batch_collator, shortest_first
 
 # %% ../nbs/05_inference.ipynb #efe06128
@@ -69,8 +70,8 @@ def _misfit(path, base, meta, e) -> ValueError:
     return ValueError(f"The adapter in {path} does not fit base model {base!r} (it was trained on {meta.get('base')!r}): "
                       f"{str(e)[:300]}. Load it on the base it was trained on.")
 
-def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple:
-    "`(model, tokenizer)` from a saved adapter folder, on its recorded base model or on `base`"
+def load_adapter(path, base=None, num_labels=None, dtype=torch.float32, policy=None) -> tuple:
+    "`(model, tokenizer)` from a saved adapter folder, on its recorded base model or on `base`, placed as `policy` says"
     meta = adapter_meta(path)
     if num_labels is not None and num_labels != len(meta['labels']):
         raise ValueError(f"The adapter in {path} was trained for {len(meta['labels'])} classes {meta['labels']}, not {num_labels}. "
@@ -80,19 +81,19 @@ def load_adapter(path, base=None, num_labels=None, dtype=torch.float32) -> tuple
     kw = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, dtype=dtype)
     if base is None: _check_base(path, meta)
     if not meta['peft']:   # BitFit's or prefix tuning's tensors, put into the base model
-        model = load_classifier(base or meta['base'], meta['labels'], dtype, tok=tok)
+        model = load_classifier(base or meta['base'], meta['labels'], dtype, tok=tok, policy=policy)
         try: load_trained(model, load_file(path/TRAINED_FILE))
         except (RuntimeError, ValueError) as e: raise _misfit(path, base or meta['base'], meta, e) from e
     elif base is None:
         if meta.get('gguf_file'): _need_gguf(); kw['gguf_file'] = meta['gguf_file']
         else: kw['use_safetensors'] = True
-        model = use_attention(AutoPeftModelForSequenceClassification.from_pretrained(path, **kw))
+        model = use_attention(fuse_gelu(AutoPeftModelForSequenceClassification.from_pretrained(path, **kw)), policy)
     else:
-        try: model = PeftModel.from_pretrained(load_classifier(base, meta['labels'], dtype, tok=tok), path)
+        try: model = PeftModel.from_pretrained(load_classifier(base, meta['labels'], dtype, tok=tok, policy=policy), path)
         except RuntimeError as e: raise _misfit(path, base, meta, e) from e
     model.config.pad_token_id = tok.pad_token_id
     pool_last_real_token(model.get_base_model() if meta['peft'] else model)   # decoders pool the last real token (`01_models`)
-    return model.to(compute_device()).eval(), tok
+    return model.to(device_policy(policy).device).eval(), tok
 
 # %% ../nbs/05_inference.ipynb #ba66803e
 @torch.no_grad()
