@@ -9,14 +9,14 @@ bf16 can give is a number, not a guess:
 2. `--rounds` epochs per precision, taking turns, timed without the profiler (texts/s, the median over rounds);
 3. after each round's timed epochs, `--profiled` batches spread over the epoch, per precision, under `torch.profiler`,
    whose own time per operation splits a step into matrix products (`aten::mm`, `bmm`, `addmm`, `baddbmm`) and the
-   rest; the median share over rounds applies to the timed epochs (the profiler slows small operations more than
-   large ones, so the rest's share is if anything overstated);
+   rest; the median share over rounds applies to the timed epochs (the profiler adds a cost to every operation, and
+   the rest has far more of them, so its share is likely somewhat overstated);
 4. the matrix products alone, at the model's shapes, in both precisions (GFLOP/s).
 
     python bench/step_split.py --model ../shared/models/smollm2-135m --data ../shared/data/ag_news \\
         --rounds 3 --out bench/results/real/cpu-2core-step-split.json
 """
-import argparse, copy, json, os, statistics, sys, tempfile, time
+import argparse, copy, json, statistics, sys, tempfile, time
 from pathlib import Path
 import torch
 from torch.profiler import profile, ProfilerActivity
@@ -54,6 +54,7 @@ def main(argv=None):
     ap.add_argument('--model', required=True); ap.add_argument('--data', required=True)
     ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--out', required=True)
     ap.add_argument('--profiled', type=int, default=8, help='batches profiled per precision and round')
+    argv = sys.argv[1:] if argv is None else list(argv)
     a = ap.parse_args(argv)
     quiet()
     tok = load_tokenizer(a.model)
@@ -84,7 +85,7 @@ def main(argv=None):
     split = {k: dict(step_s=step[k], matrix_s=step[k] * share[k], rest_s=step[k] * (1 - share[k]),
                      matrix_share=share[k], texts_per_s=len(ds['train']) / (step[k] * len(batches))) for k in models}
     f, b = split['float32'], split['bf16']
-    res = dict(what=__doc__.split('\n')[0], command=' '.join(['python', 'bench/step_split.py', *sys.argv[1:]]),
+    res = dict(what=__doc__.split('\n')[0], command=' '.join(['python', 'bench/step_split.py', *argv]),
                environment=environment(), threads=torch.get_num_threads(), policy=vars(device_policy(DevicePolicy())),
                model=a.model, texts=len(ds['train']), steps=len(batches), rounds=a.rounds, profiled_steps=a.profiled,
                walls_s=walls, matrix_shares=shares, split=split, gemm_gflops=gemm,
