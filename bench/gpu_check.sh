@@ -5,7 +5,7 @@
 #   2. eager call:    bench/run.py at batch 256: the reference, LoRA vs full fine-tuning, MFU, the base / unmerged / merged
 #                     evaluation rows, and the whole seed comparison at the package's default settings (the device's
 #                     batch size, merged evaluation), then with merged evaluation off
-#   3. compiled call: bench/run.py: LoRA and full fine-tuning through torch.compile (CUDA graphs, compiling included)
+#   3. compiled call: bench/run.py: LoRA and full fine-tuning, each block compiled (CUDA graphs, compiling included)
 #                     beside the eager rows of the same call
 #   4. compiled-seed: bench/run.py: the whole seed comparison with compile on (its own call, so slow compiled rows
 #                     cannot starve it)

@@ -23,8 +23,9 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from .data import shared_dir, load_news, select_preset, tokenize
-from .models import (DevicePolicy, compute_device, use_bf16, attention_kernels, compile_options, cpu_has_bf16, device_policy,
-                                   fuse_gelu, load_tokenizer, gpt2_tokenizer_source, use_attention)
+from .models import (DevicePolicy, compute_device, use_bf16, attention_kernels, compile_blocks, compile_options,
+                                   cpu_has_bf16, device_policy, fuse_gelu, load_tokenizer, gpt2_tokenizer_source, running_compiled,
+                                   use_attention)
 from .training import (TrainConfig, GroupedByLength, shortest_first, batch_collator, for_device, make_trainer,
                                      freeze_backbone, pooled_features, fit_head)
 from .compare import RunConfig, compare
@@ -180,11 +181,11 @@ def adamw(model): return torch.optim.AdamW([p for p in model.parameters() if p.r
 
 # %% ../nbs/06_benchmark.ipynb #751128f6
 def compiled_step(model, opt, bf16):
-    "An AdamW step of `model` through `torch.compile` as the device policy compiles it (`compile_options`)"
-    fwd, graphs = torch.compile(model, **compile_options()), compile_options()['mode'] == 'reduce-overhead'
+    "An AdamW step of `model` with its repeated blocks compiled as the package's trainer compiles them (`compile_blocks`)"
+    blocks, graphs = compile_blocks(model), compile_options()['mode'] == 'reduce-overhead'
     def step(b):
         if graphs: torch.compiler.cudagraph_mark_step_begin()       # each step replays the recorded graphs anew
-        train_step(fwd, opt, b, bf16)
+        with running_compiled(blocks): train_step(model, opt, b, bf16)
     return step
 
 def loop_step(model, spec):

@@ -7,8 +7,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/models.html.md"""
 # %% auto #0
 __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_DEFAULT', 'TOLERANCE', 'HEAD_NAMES', 'model_source', 'DevicePolicy',
            'cpu_has_bf16', 'device_policy', 'compute_device', 'use_bf16', 'compile_options', 'device_batch_size',
-           'attention_kernels', 'use_attention', 'tolerance', 'load_tokenizer', 'fuse_gelu', 'load_classifier',
-           'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module', 'count_params']
+           'repeated_blocks', 'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention', 'tolerance',
+           'load_tokenizer', 'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source',
+           'tiny_gpt2', 'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
 import os
@@ -51,7 +52,7 @@ class DevicePolicy:
     pad_multiple: int|None = None  # round batch lengths up to a multiple of this (default: 32 on a GPU, 8 on a CPU)
     attention: str|None = None     # 'eager' (plain matmuls; default on a CPU), 'flash' (GPU default) or 'pytorch' (any)
     frozen_dtype: str|None = None  # LoRA's frozen weights: 'float32' or 'bfloat16' (default: bfloat16 when in bf16)
-    compile: bool|None = None      # train and evaluate through torch.compile (default: where it measured faster, `COMPILE_DEFAULT`)
+    compile: bool|None = None      # train and evaluate with each repeated block compiled (`compile_blocks`; default: `COMPILE_DEFAULT`)
     def __post_init__(self):
         check(self.device is None or self.device == 'cpu' or str(self.device).startswith('cuda'), 'device', self.device,
               "'cpu', 'cuda' or 'cuda:N'")
@@ -75,8 +76,9 @@ def cpu_has_bf16() -> bool:
     except OSError: return False
     return bool(flags & {'avx512_bf16', 'amx_bf16'})
 
-# torch.compile by default only where it measured faster with its compile time counted (`06_benchmark`): not on the
-# project's CPU (slower, even after compiling); not yet on a GPU, where `bench/gpu_check.sh` measures it
+# torch.compile is asked for (`compile=True`, `--compile true`), not a default: compiling costs time before the first
+# step, which a short run does not win back, and a CPU needs a C++ compiler for it. `06_benchmark` measures what it
+# buys on a real model on the CPU; `bench/gpu_check.sh` is prepared to measure it on a GPU
 COMPILE_DEFAULT = dict(cpu=False, cuda=False)
 
 def device_policy(p: DevicePolicy|None = None) -> DevicePolicy:
@@ -110,6 +112,24 @@ def compile_options(policy: DevicePolicy|None = None) -> dict:
 def device_batch_size(policy: DevicePolicy|None = None) -> int:
     "Texts per training step on the device `policy` names when a run leaves it unset: 8 on a CPU, 32 on a GPU"
     return 32 if device_policy(policy).device.startswith('cuda') else 8
+
+# %% ../nbs/01_models.ipynb #1d703ad6
+def repeated_blocks(model) -> list:
+    "The blocks `model` repeats: its longest `ModuleList` whose modules share one class ([] if it has none)"
+    lists = [l for l in model.modules() if isinstance(l, nn.ModuleList) and len({type(b) for b in l}) == 1]
+    return list(max(lists, key=len, default=[]))
+
+def compile_blocks(model, policy: DevicePolicy|None = None) -> list:
+    "`(block, compiled forward)` for each block `model` repeats, compiled as `compile_options` says (nothing runs yet)"
+    return [(b, torch.compile(b.forward, **compile_options(policy))) for b in repeated_blocks(model)]
+
+@contextlib.contextmanager
+def running_compiled(blocks: list):
+    "A context in which each block of `blocks` (from `compile_blocks`) runs its compiled `forward`"
+    for b, f in blocks: b.forward = f
+    try: yield
+    finally:
+        for b, _ in blocks: del b.forward
 
 # %% ../nbs/01_models.ipynb #a1181487
 def attention_kernels(policy: DevicePolicy|None = None):

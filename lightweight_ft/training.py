@@ -10,7 +10,7 @@ __all__ = ['TrainConfig', 'for_device', 'accuracy', 'length_grouped_order', 'bat
            'pooled_features', 'head_logits', 'fit_head']
 
 # %% ../nbs/02_training.ipynb #0f0e073c
-import copy, math
+import contextlib, copy, math
 from dataclasses import dataclass, replace
 import numpy as np, torch
 from torch import nn
@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 from .data import context_length
-from .models import (DevicePolicy, attention_kernels, compile_options, device_batch_size, device_policy, head_module,
-                                   pool_last_real_token)
+from .models import (DevicePolicy, attention_kernels, compile_blocks, compile_options, device_batch_size, device_policy,
+                                   head_module, pool_last_real_token, running_compiled)
 from .compat import LengthGroupedSampling
 from .utils import check
 
@@ -125,7 +125,7 @@ class _EpochToSampler(TrainerCallback):
 class ClassifierTrainer(LengthGroupedSampling, Trainer):
     "A `Trainer` on length-grouped batches that evaluates in order and runs attention as `policy` says"
     def __init__(self, *args, policy: DevicePolicy|None = None, **kw):
-        self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, None, False)
+        self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, [])
         super().__init__(*args, **kw)
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
@@ -136,18 +136,15 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         self.grouped = GroupedByLength(token_lengths(ds), bs, seed)
         return self.grouped
     def compiled(self, model):
-        "`model` through `torch.compile` (built once) if the policy says so, else `model`"
-        if not self.policy.compile: return model
-        if self._compiled[0] is not model:
-            model.config.problem_type = model.config.problem_type or 'single_label_classification'   # else set in the first call
-            opts = compile_options(self.policy)
-            self._compiled = (model, torch.compile(model, **opts), opts['mode'] == 'reduce-overhead')
-        if self._compiled[2]: torch.compiler.cudagraph_mark_step_begin()   # CUDA graphs: each step replays anew
-        return self._compiled[1]
+        "A context running `model`'s repeated blocks compiled (`compile_blocks`, built once) if the policy says so"
+        if not self.policy.compile: return contextlib.nullcontext()
+        if self._compiled[0] is not model: self._compiled = (model, compile_blocks(model, self.policy))
+        if compile_options(self.policy)['mode'] == 'reduce-overhead': torch.compiler.cudagraph_mark_step_begin()   # replay anew
+        return running_compiled(self._compiled[1])
     def training_step(self, model, *args, **kw):
-        with attention_kernels(self.policy): return super().training_step(self.compiled(model), *args, **kw)   # and backward
+        with attention_kernels(self.policy), self.compiled(model): return super().training_step(model, *args, **kw)   # and backward
     def prediction_step(self, model, *args, **kw):
-        with attention_kernels(self.policy): out = super().prediction_step(self.compiled(model), *args, **kw)
+        with attention_kernels(self.policy), self.compiled(model): out = super().prediction_step(model, *args, **kw)
         return tuple(x.clone() if self.policy.compile and torch.is_tensor(x) else x for x in out)   # a replayed graph reuses its outputs
     def floating_point_ops(self, inputs):
         "The `Trainer`'s FLOP estimate (6 x parameters x tokens), with the parameters counted once"
