@@ -143,7 +143,7 @@ def gpt2_small(pad, tiny=False, gelu='fused', sdpa=None):
     from transformers import GPT2Config, GPT2ForSequenceClassification, set_seed
     set_seed(0)
     kw = dict(n_layer=2, n_embd=64, n_head=2) if tiny else {}
-    m = GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, **kw))
+    m = GPT2ForSequenceClassification(GPT2Config(num_labels=4, pad_token_id=pad, use_cache=False, **kw))   # as load_classifier
     m = fuse_gelu(m) if gelu == 'fused' else m
     return use_attention(m, DevicePolicy(attention=sdpa)).to(DEV)
 

@@ -189,7 +189,7 @@ def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, policy=Non
             folder, num_labels=len(names), id2label=id2label, label2id=label2id, dtype=dtype, trust_remote_code=False, **kw)
     except OSError as e: raise _hub_error(src, e) from e
     if gguf_file: drop_quantizer_mark(model)
-    model.config.pad_token_id = tok.pad_token_id
+    model.config.pad_token_id, model.config.use_cache = tok.pad_token_id, False   # one pass per text: no key/value cache
     if fused_gelu: fuse_gelu(model)
     pool_last_real_token(model)
     return use_attention(model, policy).to(device_policy(policy).device)
