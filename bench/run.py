@@ -136,8 +136,9 @@ def settings(a, data) -> dict:
                        "'cold shapes' rows (GPUs) time one epoch on shapes new to their fresh process, as a first epoch runs",
                 attention=dict(sdpa_backend=sdpa_choice(), cudnn=torch.backends.cudnn.version() if DEV.type == 'cuda' else None),
                 compile="compiled rows: each repeated block through torch.compile, as the package trains (compile_blocks); "
-                        "samples_per_s over every step with compiling included (the clock starts at the first step), steady_samples_per_s over the steps after the warm-up ones; "
-                        "TorchInductor's cache starts empty (a fresh TORCHINDUCTOR_CACHE_DIR for the run, unless one is set)",
+                        "samples_per_s over every step with compiling included (the clock starts at the first step), "
+                        "steady_samples_per_s over the steps after the warm-up ones; TorchInductor's cache starts empty "
+                        "(a fresh TORCHINDUCTOR_CACHE_DIR for the run, unless one is set)",
                 threads=torch.get_num_threads(), load_average_at_start=os.getloadavg()[0], command=command())
 
 def write_tensor_memory(a, data):
