@@ -8,12 +8,14 @@ run's wall time, compiling included (TorchInductor's cache starts empty), is rec
 the same on the CPU; this script is what `bench/gpu_check.sh` runs on a GPU.
 
     python bench/compile_check.py --out compile-check.json                        # tiny GPT-2, tiny Llama, MiniLM
+    python bench/compile_check.py --models minilm-shape --out c.json               # MiniLM's shape, random weights: its
+                                                                                   # folder without model.safetensors will do
     python bench/compile_check.py --models tiny-gpt2 --texts 16 --out /tmp/c.json  # a quick check of the script
 """
 import argparse, json, os, tempfile, time
 from pathlib import Path
 import torch
-from transformers import LlamaConfig, LlamaForSequenceClassification
+from transformers import AutoConfig, BertForSequenceClassification, LlamaConfig, LlamaForSequenceClassification
 from lightweight_ft.data import load_news, quiet, select_preset, shared_dir, tokenize
 from lightweight_ft.models import DevicePolicy, device_policy, gpt2_tokenizer_source, load_classifier, load_tokenizer, tiny_gpt2
 from lightweight_ft.training import TrainConfig, evaluate, make_trainer
@@ -29,8 +31,12 @@ def sources(tmp) -> dict:
         LlamaForSequenceClassification(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
             num_attention_heads=2, num_key_value_heads=1, num_labels=4, pad_token_id=tok.pad_token_id)).save_pretrained(tmp/'llama')
         tok.save_pretrained(tmp/'llama'); return str(tmp/'llama')
+    def minilm_shape():   # the check compares two runs of one model, so its weights need not be pretrained
+        src = shared_dir()/'models'/'minilm-l6'; tok = load_tokenizer(src); torch.manual_seed(0)
+        BertForSequenceClassification(AutoConfig.from_pretrained(src, num_labels=4)).save_pretrained(tmp/'bert')
+        tok.save_pretrained(tmp/'bert'); return str(tmp/'bert')
     return {'tiny-gpt2': lambda: tiny_gpt2(tmp/'gpt2'), 'tiny-llama': llama,
-            'minilm': lambda: str(shared_dir()/'models'/'minilm-l6')}
+            'minilm': lambda: str(shared_dir()/'models'/'minilm-l6'), 'minilm-shape': minilm_shape}
 
 def no_dropout(model):
     "`model` with every dropout at 0 (compiled code draws other random masks than eager code)"
@@ -61,7 +67,8 @@ def check(name, src, n, tmp) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--models', nargs='+', default=['tiny-gpt2', 'tiny-llama', 'minilm'], choices=['tiny-gpt2', 'tiny-llama', 'minilm'])
+    p.add_argument('--models', nargs='+', default=['tiny-gpt2', 'tiny-llama', 'minilm'],
+                   choices=['tiny-gpt2', 'tiny-llama', 'minilm', 'minilm-shape'])
     p.add_argument('--texts', type=int, default=64, help='training and test texts (the tiny preset has 256 and 128)')
     p.add_argument('--out', required=True)
     a = p.parse_args()

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Issue 18's GPU measurements as ONE prepared call of the `device` tool (a lent H100/H200, no internet). Each stage runs
 # under its own time limit, so a slow one loses only itself; the results file says which stage wrote what.
-#   1. compiled == eager: bench/compile_check.py (tiny GPT-2, tiny Llama, MiniLM; LoRA trained and evaluated both ways)
+#   1. compiled == eager: bench/compile_check.py (tiny GPT-2, tiny Llama, MiniLM's shape with random weights, as its
+#                     weights would not fit what a call carries; LoRA trained and evaluated both ways)
 #   2. eager call:    bench/run.py at batch 256: the reference, LoRA vs full fine-tuning, MFU, the base / unmerged / merged
 #                     evaluation rows, and the whole seed comparison at the package's default settings (the device's
 #                     batch size, merged evaluation), then with merged evaluation off
@@ -10,7 +11,7 @@
 #   4. compiled-seed: bench/run.py: the whole seed comparison with compile on (its own call, so slow compiled rows
 #                     cannot starve it)
 #   5. bench/join_calls.py: one file, every ratio from the single call that measured both of its rows
-# Here, first:   make gpu-check-assets   (.gpucheck/: GPT-2 tokenizer, MiniLM, AG News CSVs and the wheels the GPU image
+# Here, first:   make gpu-check-assets   (.gpucheck/: GPT-2 tokenizer, MiniLM without its weights, AG News CSVs and the wheels the GPU image
 #                lacks; the image's own transformers is used, as it fits the 64 MiB a call may carry)
 # Then the device tool's run with   command="bash bench/gpu_check.sh"   carry=[".gpucheck"]   timeout_s=560
 # Back under $OUT: gpu-check.json (commit it as bench/results/speed/<gpu>.json), the stages' files and logs.
@@ -39,7 +40,7 @@ if [ $DRY = 1 ]; then
   check="--models tiny-gpt2 tiny-llama --texts 16"; common="--tiny --sweep-batch 2 --sweep-len 32"; seed="--seed-comparison-batch 4"
   : ${T_CHECK:=1200} ${T_EAGER:=1200} ${T_COMPILED:=1800} ${T_COMPILED_SEED:=1200}   # compiling on a busy CPU is slow
 else
-  check="--models tiny-gpt2 tiny-llama minilm --texts 64"; common="--batch-size 256 --eval-batch-size 256 --big-batch 256"; seed=""
+  check="--models tiny-gpt2 tiny-llama minilm-shape --texts 64"; common="--batch-size 256 --eval-batch-size 256 --big-batch 256"; seed=""
 fi
 STAGES=${STAGES:-check eager compiled compiled-seed}
 [[ " $STAGES " == *" check "* ]] && timeout ${T_CHECK:-90} $PY bench/compile_check.py --out "$OUT/compile-check.json" $check 2>&1 \
