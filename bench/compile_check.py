@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, BertForSequenceClassification, LlamaConfig, LlamaForSequenceClassification
 from lightweight_ft.data import load_news, quiet, select_preset, shared_dir, tokenize
-from lightweight_ft.models import DevicePolicy, device_policy, gpt2_tokenizer_source, load_classifier, load_tokenizer, tiny_gpt2
+from lightweight_ft.models import COMPILE_MODES, DevicePolicy, device_policy, gpt2_tokenizer_source, load_classifier, load_tokenizer, tiny_gpt2
 from lightweight_ft.training import TrainConfig, evaluate, make_trainer
 from lightweight_ft.lora import add_lora
 from lightweight_ft.utils import environment
@@ -53,22 +53,23 @@ def lora_run(src, ds, compiled, out) -> dict:
     tr.train(); ev = evaluate(tr, tr.eval_dataset)
     return dict(probs=torch.tensor(ev['probs']), loss=tr.state.log_history[-1]['train_loss'], wall_s=time.perf_counter() - t0)
 
-def check(name, src, n, tmp) -> dict:
-    "One model's eager and compiled runs, their largest differences and whether they are within `TOL`"
+def check(name, src, n, tmp, mode=True) -> dict:
+    "One model's eager and compiled runs (`mode`: True, the device's, or a torch.compile mode), and whether they agree"
     news = select_preset(load_news(shared_dir()/'data'/'ag_news'), 'tiny')
     ds = lambda tok: {s: d.select(range(n)) for s, d in tokenize(news, tok).items()}
     p = device_policy()
-    eager, comp = (lora_run(src, ds, c, tmp/'run') for c in (False, True))
+    eager, comp = (lora_run(src, ds, c, tmp/'run') for c in (False, mode))
     tol = TOL['bfloat16' if p.bf16 else 'float32']
     d_prob, d_loss = (eager['probs'] - comp['probs']).abs().max().item(), abs(eager['loss'] - comp['loss'])
     agree = (eager['probs'].argmax(-1) == comp['probs'].argmax(-1)).float().mean().item()
-    return dict(model=name, texts=n, max_prob_diff=d_prob, loss_diff=d_loss, class_agreement=agree, tolerance=tol,
+    return dict(model=name, texts=n, compile=mode, max_prob_diff=d_prob, loss_diff=d_loss, class_agreement=agree, tolerance=tol,
                 within_tolerance=d_prob <= tol and d_loss <= tol, eager_wall_s=eager['wall_s'], compiled_wall_s=comp['wall_s'])
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--models', nargs='+', default=['tiny-gpt2', 'tiny-llama', 'minilm'],
                    choices=['tiny-gpt2', 'tiny-llama', 'minilm', 'minilm-shape'])
+    p.add_argument('--compile-mode', choices=COMPILE_MODES, default=None, help="torch.compile's mode (default: the device policy's)")
     p.add_argument('--texts', type=int, default=64, help='training and test texts (the tiny preset has 256 and 128)')
     p.add_argument('--out', required=True)
     a = p.parse_args()
@@ -77,7 +78,7 @@ def main():
         os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', str(Path(d)/'inductor'))   # compile from scratch, as a first run does
         rows, made = [], sources(Path(d))
         for m in a.models:
-            try: rows.append(check(m, made[m](), a.texts, Path(d)))
+            try: rows.append(check(m, made[m](), a.texts, Path(d), a.compile_mode or True))
             except Exception as e: rows.append(dict(model=m, error=f'{type(e).__name__}: {e}'))   # one failure must not lose the rest
             print(rows[-1], flush=True)
             Path(a.out).write_text(json.dumps(dict(policy=str(device_policy()), versions=environment(), checks=rows), indent=1))

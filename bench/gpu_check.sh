@@ -1,25 +1,28 @@
 #!/bin/bash
 # Issue 18's GPU measurements as ONE prepared call of the `device` tool (a lent H100/H200, no internet). Each stage runs
-# under its own time limit, so a slow one loses only itself; the results file says which stage wrote what.
-#   1. compiled == eager: bench/compile_check.py (tiny GPT-2, tiny Llama, MiniLM's shape with random weights, as its
-#                     weights would not fit what a call carries; LoRA trained and evaluated both ways)
+# under its own time limit, so a slow one loses only itself; the results file says which stage wrote what. Python
+# prints its stack on a crash (PYTHONFAULTHANDLER): the first H200 call's compiled code died of a segmentation fault.
+#   1. compiled == eager: bench/compile_check.py once per torch.compile mode of MODES (default "reduce-overhead default":
+#                     CUDA graphs, then without them), each on tiny GPT-2, tiny Llama and MiniLM's shape with random
+#                     weights (its weights would not fit what a call carries); LoRA trained and evaluated both ways.
+#                     The compiled stages use the first mode that passed (or COMPILE_MODE), and are skipped if none did
 #   2. eager call:    bench/run.py at batch 256: the reference, LoRA vs full fine-tuning, MFU, the base / unmerged / merged
 #                     evaluation rows, and the whole seed comparison at the package's default settings (the device's
 #                     batch size, merged evaluation), then with merged evaluation off
-#   3. compiled call: bench/run.py: LoRA and full fine-tuning, each block compiled (CUDA graphs, compiling included)
-#                     beside the eager rows of the same call
+#   3. compiled call: bench/run.py: LoRA and full fine-tuning, each block compiled (compiling included) beside the eager
+#                     rows of the same call
 #   4. compiled-seed: bench/run.py: the whole seed comparison with compile on (its own call, so slow compiled rows
 #                     cannot starve it)
 #   5. bench/join_calls.py: one file, every ratio from the single call that measured both of its rows
-# Here, first:   make gpu-check-assets   (.gpucheck/: GPT-2 tokenizer, MiniLM without its weights, AG News CSVs and the wheels the GPU image
-#                lacks; the image's own transformers is used, as it fits the 64 MiB a call may carry)
-# Then the device tool's run with   command="bash bench/gpu_check.sh"   carry=[".gpucheck"]   timeout_s=560
-# Back under $OUT: gpu-check.json (commit it as bench/results/speed/<gpu>.json), the stages' files and logs.
+# Here, first:   make gpu-check-assets   (.gpucheck/: GPT-2 tokenizer, MiniLM without its weights, AG News CSVs and the
+#                wheels the GPU image lacks; the image's own torch and transformers are used)
+# Then the device tool's run with   command="bash bench/gpu_check.sh"   carry=[".gpucheck"]   timeout_s=600
+# Back under $OUT: gpu-check.json (commit it in bench/results/speed/: h200.json holds the first H200 call), the stages' logs.
 #   bash bench/gpu_check.sh --dry-run     every stage on a 2-layer GPT-2 and a few texts, on any machine (CPU included,
 #                                          where it takes a quarter of an hour or more): checks the script, measures nothing
-# Stage limits in seconds, T_CHECK, T_EAGER, T_COMPILED, T_COMPILED_SEED (defaults 90, 120, 150, 120: with the setup,
-# about 8 minutes), and STAGES (default "check eager compiled compiled-seed") to run some stages alone: a session's 15
-# device minutes hold one whole call, or two calls of half the stages each.
+# Stage limits in seconds: T_CHECK (per mode), T_EAGER, T_COMPILED, T_COMPILED_SEED (defaults 75, 110, 150, 110: with
+# the setup, about 9.5 minutes); STAGES (default "check eager compiled compiled-seed") runs some stages alone: a session
+# that has the eager stage's results (bench/results/speed/h200.json) can leave it out and give the compiled ones more.
 set -o pipefail
 DRY=0; [ "$1" = "--dry-run" ] && DRY=1
 OUT=${OUT:-/tmp/gpu-check-out}; mkdir -p "$OUT"
@@ -29,7 +32,7 @@ if [ -d "$A/whl" ]; then
   export PYTHONPATH=/tmp/site:$PWD
 else export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}; fi
 [ -d "$A/shared" ] && export LWFT_SHARED=$PWD/$A/shared         # else the shared/ folder beside the checkout
-export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
+export PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
 PY=${PY:-python3}
 $PY -c 'import torch, transformers, peft, datasets, lightweight_ft.compare as c; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__, "policy", c.device_policy())' \
   | tee "$OUT/versions.txt" || exit 1
@@ -38,18 +41,32 @@ name=$($PY -c "import torch; n = torch.cuda.get_device_name() if torch.cuda.is_a
 quiet() { grep -v -E 'it/s]|warnings.warn|Online softmax|split the reduction|important use case|online softmax|^$'; }
 if [ $DRY = 1 ]; then
   check="--models tiny-gpt2 tiny-llama --texts 16"; common="--tiny --sweep-batch 2 --sweep-len 32"; seed="--seed-comparison-batch 4"
+  MODES=${MODES:-default}                                                             # a CPU records no CUDA graphs
   : ${T_CHECK:=1200} ${T_EAGER:=1200} ${T_COMPILED:=1800} ${T_COMPILED_SEED:=1200}   # compiling on a busy CPU is slow
 else
   check="--models tiny-gpt2 tiny-llama minilm-shape --texts 64"; common="--batch-size 256 --eval-batch-size 256 --big-batch 256"; seed=""
+  MODES=${MODES:-reduce-overhead default}
 fi
 STAGES=${STAGES:-check eager compiled compiled-seed}
-[[ " $STAGES " == *" check "* ]] && timeout ${T_CHECK:-90} $PY bench/compile_check.py --out "$OUT/compile-check.json" $check 2>&1 \
-    | quiet | tee "$OUT/compile-check.log"
-[[ " $STAGES " == *" eager "* ]] && timeout ${T_EAGER:-120} $PY bench/run.py --out "$OUT/$name-eager.json" $common --only reference default \
+checks=()
+if [[ " $STAGES " == *" check "* ]]; then
+  for m in $MODES; do
+    checks+=("$OUT/compile-check-$m.json")
+    timeout ${T_CHECK:-75} $PY bench/compile_check.py --compile-mode $m --out "$OUT/compile-check-$m.json" $check 2>&1 \
+      | quiet | tee "$OUT/compile-check-$m.log"
+  done
+fi
+passed() { $PY -c "import json, sys; c = json.load(open(sys.argv[1]))['checks']; sys.exit(not (c and all(x.get('within_tolerance') for x in c)))" "$1" 2>/dev/null; }
+if [ -z "$COMPILE_MODE" ]; then
+  for m in $MODES; do passed "$OUT/compile-check-$m.json" && { COMPILE_MODE=$m; break; }; done
+fi
+echo "compile mode of the compiled stages: ${COMPILE_MODE:-none passed its check: the compiled stages are skipped}" | tee "$OUT/mode.txt"
+[[ " $STAGES " == *" eager "* ]] && timeout ${T_EAGER:-110} $PY bench/run.py --out "$OUT/$name-eager.json" $common --only reference default \
     --seed-comparison $seed --seed-comparison-variants default unmerged 2>&1 | quiet | tee "$OUT/$name-eager.log"
-[[ " $STAGES " == *" compiled "* ]] && timeout ${T_COMPILED:-150} $PY bench/run.py --out "$OUT/$name-compiled.json" $common \
-    --only default compiled --compile 2>&1 | quiet | tee "$OUT/$name-compiled.log"
-[[ " $STAGES " == *" compiled-seed "* ]] && timeout ${T_COMPILED_SEED:-120} $PY bench/run.py --out "$OUT/$name-compiled-seed.json" $common \
-    --only none --seed-comparison $seed --seed-comparison-variants compiled 2>&1 | quiet | tee "$OUT/$name-compiled-seed.log"
-$PY bench/join_calls.py --out "$OUT/gpu-check.json" --check "$OUT/compile-check.json" \
-    eager="$OUT/$name-eager.json" compiled="$OUT/$name-compiled.json" compiled-seed="$OUT/$name-compiled-seed.json"
+[[ " $STAGES " == *" compiled "* && -n "$COMPILE_MODE" ]] && timeout ${T_COMPILED:-150} $PY bench/run.py --out "$OUT/$name-compiled.json" \
+    $common --only default compiled --compile --compile-mode $COMPILE_MODE 2>&1 | quiet | tee "$OUT/$name-compiled.log"
+[[ " $STAGES " == *" compiled-seed "* && -n "$COMPILE_MODE" ]] && timeout ${T_COMPILED_SEED:-110} $PY bench/run.py \
+    --out "$OUT/$name-compiled-seed.json" $common --only none --seed-comparison $seed --seed-comparison-variants compiled \
+    --compile-mode $COMPILE_MODE 2>&1 | quiet | tee "$OUT/$name-compiled-seed.log"
+$PY bench/join_calls.py --out "$OUT/gpu-check.json" eager="$OUT/$name-eager.json" compiled="$OUT/$name-compiled.json" \
+    compiled-seed="$OUT/$name-compiled-seed.json" --check "${checks[@]}"

@@ -14,7 +14,7 @@ from lightweight_ft.benchmark import (DEV, bf16_peak_tflops, measure, prepare_da
                                       sdpa_choice, seed_comparison, tensor_peak, tensor_ratios, tensor_specs, unavailable_ratios)
 from lightweight_ft.utils import environment, atomic_write
 from lightweight_ft.data import quiet
-from lightweight_ft.models import device_policy, use_bf16
+from lightweight_ft.models import COMPILE_MODES, device_policy, use_bf16
 
 VARIANTS = dict(default={}, compiled=dict(compile=True), unmerged=dict(merged_eval=False))   # of the seed comparison
 
@@ -28,6 +28,8 @@ def parse(argv=None):
     arg('--sweep-len', type=int, nargs='+', default=[64, 128, 256, 512], help='padded lengths: divisors of 1,024')
     arg('--sweep-len-batch', type=int, default=8)
     arg('--compile', action='store_true', help='also time torch.compile for LoRA and full fine-tuning')
+    arg('--compile-mode', choices=COMPILE_MODES, default=None, help="torch.compile's mode of the compiled rows and seed comparisons "
+        "(default: the device policy's, CUDA graphs on GPUs)")
     arg('--seed-comparison', action='store_true', help="also time the package's whole seed comparison")
     arg('--seed-comparison-batch', type=int, nargs='+', default=[None], help="LoRA batch sizes of the seed comparisons; the first is the headline "
         "(default: the device's, 8 on CPUs, 32 on GPUs)")
@@ -75,7 +77,8 @@ def plan(a) -> list:
     specs += [T('lora', a.sweep_len_batch, max(2, n // 3) if cpu else n, f'pad{L}', sweep='seq_len', seq_len=L, role='sweep')
               for L in a.sweep_len]
     if cpu and prec == 'bf16': specs.append(T('lora', bs, n, precision='fp32', frozen_dtype=None, role='cpu fp32'))
-    if a.compile: specs += [T(m, bs, n, compile=True, role='compiled') for m in ('lora', 'full')]   # last: the slowest to start
+    if a.compile:   # last: the slowest to start
+        specs += [T(m, bs, n, compile=True, compile_mode=a.compile_mode, role='compiled') for m in ('lora', 'full')]
     if not cpu or a.tiny:   # a first epoch (40 batches of 32) on shapes new to a fresh process; then steady state with PyTorch's attention
         specs += [T('lora', 32, S.get('cold', 2), role='cold shapes', warm_shapes=False, cold=True, pad_multiple=m, sdpa=s)
                   for s in (None, 'pytorch') for m in (1, 32)]
@@ -194,7 +197,8 @@ def main():
         if a.seed_comparison: res['seed_comparisons'] = []
         for b in a.seed_comparison_batch if a.seed_comparison else []:
             for v in a.seed_comparison_variants:
-                res['seed_comparisons'].append(dict(seed_comparison(a.tiny, b, **VARIANTS[v]), variant=v))
+                kw = {**VARIANTS[v], **({'compile': a.compile_mode} if VARIANTS[v].get('compile') and a.compile_mode else {})}
+                res['seed_comparisons'].append(dict(seed_comparison(a.tiny, b, **kw), variant=v))
                 print(res['seed_comparisons'][-1], flush=True)
                 res['seed_comparison'] = res['seed_comparisons'][0]; save(rows)
 

@@ -23,7 +23,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from .data import shared_dir, load_news, select_preset, tokenize
-from .models import (DevicePolicy, compute_device, use_bf16, attention_kernels, compile_blocks, compile_options,
+from .models import (DevicePolicy, compute_device, use_bf16, attention_kernels, compile_blocks,
                                    cpu_has_bf16, device_policy, fuse_gelu, load_tokenizer, gpt2_tokenizer_source, running_compiled,
                                    use_attention)
 from .training import (TrainConfig, GroupedByLength, shortest_first, batch_collator, for_device, make_trainer,
@@ -180,12 +180,12 @@ def eval_step(model, b, bf16):
 def adamw(model): return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
 # %% ../nbs/06_benchmark.ipynb #751128f6
-def compiled_step(model, opt, bf16):
-    "An AdamW step of `model` with its repeated blocks compiled as the package's trainer compiles them (`compile_blocks`)"
-    blocks, graphs = compile_blocks(model), compile_options()['mode'] == 'reduce-overhead'
+def compiled_step(model, opt, bf16, mode=None):
+    "An AdamW step of `model`, its repeated blocks compiled as the package's trainer compiles them (`mode`: the device's)"
+    policy = DevicePolicy(compile=mode or True)
+    blocks = compile_blocks(model, policy)
     def step(b):
-        if graphs: torch.compiler.cudagraph_mark_step_begin()       # each step replays the recorded graphs anew
-        with running_compiled(blocks): train_step(model, opt, b, bf16)
+        with running_compiled(blocks, policy): train_step(model, opt, b, bf16)
     return step
 
 def loop_step(model, spec):
@@ -193,7 +193,8 @@ def loop_step(model, spec):
     bf16 = spec['precision'] == 'bf16'
     if spec['phase'] == 'eval': model.eval(); return lambda b: eval_step(model, b, bf16)
     opt = adamw(model); model.train()
-    return compiled_step(model, opt, bf16) if spec.get('compile') else lambda b: train_step(model, opt, b, bf16)
+    if spec.get('compile'): return compiled_step(model, opt, bf16, spec.get('compile_mode'))
+    return lambda b: train_step(model, opt, b, bf16)
 
 def run_steps(step, batches, warm, m, count_warm=False):
     "`step` on each batch; `m`'s clock restarts after the first `warm` (untimed), or, if `count_warm`, `m.warm_s` marks them"

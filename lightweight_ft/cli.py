@@ -33,7 +33,7 @@ def _converter(kind, name):
         if s.lower() in ('none', 'auto') and 'None' in t: return None
         if 'bool' in t:
             if s.lower() in ('true', '1', 'yes', 'false', '0', 'no'): return s.lower() in ('true', '1', 'yes')
-            raise argparse.ArgumentTypeError(f'{s!r} is not true or false')
+            if 'str' not in t: raise argparse.ArgumentTypeError(f'{s!r} is not true or false')
         for typ in (int, float):
             if typ.__name__ in t and 'str' not in t:
                 try: return typ(s)
@@ -44,7 +44,8 @@ def _converter(kind, name):
 # %% ../nbs/08_cli.ipynb #41528e1f
 def _metavar(kind) -> str:
     t = str(kind)
-    return 'true|false' if 'bool' in t else 'N' if ('int' in t or 'float' in t) and 'str' not in t else 'TEXT'
+    if 'bool' in t: return 'true|false|TEXT' if 'str' in t else 'true|false'
+    return 'N' if ('int' in t or 'float' in t) and 'str' not in t else 'TEXT'
 
 def config_parser(prog='lightweight-ft compare') -> argparse.ArgumentParser:
     "An argument parser with one flag per `RunConfig` field (sub-config fields by their own names)"

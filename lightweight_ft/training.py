@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 from .data import context_length
-from .models import (DevicePolicy, attention_kernels, compile_blocks, compile_options, device_batch_size, device_policy,
+from .models import (DevicePolicy, attention_kernels, compile_blocks, device_batch_size, device_policy,
                                    head_module, pool_last_real_token, running_compiled)
 from .compat import LengthGroupedSampling
 from .utils import check
@@ -139,8 +139,7 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         "A context running `model`'s repeated blocks compiled (`compile_blocks`, built once) if the policy says so"
         if not self.policy.compile: return contextlib.nullcontext()
         if self._compiled[0] is not model: self._compiled = (model, compile_blocks(model, self.policy))
-        if compile_options(self.policy)['mode'] == 'reduce-overhead': torch.compiler.cudagraph_mark_step_begin()   # replay anew
-        return running_compiled(self._compiled[1])
+        return running_compiled(self._compiled[1], self.policy)
     def training_step(self, model, *args, **kw):
         with attention_kernels(self.policy), self.compiled(model): return super().training_step(model, *args, **kw)   # and backward
     def prediction_step(self, model, *args, **kw):

@@ -130,9 +130,12 @@ def test_gpu_check_join(tmp_path):
     import json
     (tmp_path/'a.json').write_text(json.dumps(dict(device='GPU', versions={}, ratios=dict(x=1.5, y=None), seed_comparisons=[dict(compute_s=9.)])))
     (tmp_path/'b.json').write_text(json.dumps(dict(device='GPU', versions={}, ratios=dict(x=9., y=2.), unavailable=dict(z='why'))))
-    subprocess.run([sys.executable, 'bench/join_calls.py', '--out', str(tmp_path/'j.json'), '--check', str(tmp_path/'none.json'),
-                    f"eager={tmp_path/'a.json'}", f"compiled={tmp_path/'b.json'}"], cwd=ROOT, check=True, capture_output=True, text=True)
+    (tmp_path/'check-default.json').write_text(json.dumps(dict(checks=[dict(model='m', within_tolerance=True)])))
+    subprocess.run([sys.executable, 'bench/join_calls.py', '--out', str(tmp_path/'j.json'), f"eager={tmp_path/'a.json'}",
+                    f"compiled={tmp_path/'b.json'}", '--check', str(tmp_path/'none.json'), str(tmp_path/'check-default.json')],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
     j = json.loads((tmp_path/'j.json').read_text())
     assert j['ratios'] == dict(x=1.5, y=2.) and j['ratio_call'] == dict(x='eager', y='compiled')
-    assert j['seed_comparisons'] == [dict(compute_s=9., call='eager')] and 'not written' in j['compile_check']['error']
+    assert j['seed_comparisons'] == [dict(compute_s=9., call='eager')] and 'not written' in j['compile_checks']['none']['error']
+    assert j['compile_checks']['check-default']['checks'][0]['within_tolerance']   # one per torch.compile mode
     assert j['unavailable'] == dict(z='why')
