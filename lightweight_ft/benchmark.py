@@ -182,7 +182,7 @@ def adamw(model): return torch.optim.AdamW([p for p in model.parameters() if p.r
 # %% ../nbs/06_benchmark.ipynb #751128f6
 def compiled_step(model, opt, bf16, mode=None):
     "An AdamW step of `model`, its repeated blocks compiled as the package's trainer compiles them (`mode`: the device's)"
-    policy = DevicePolicy(compile=mode or True)
+    policy = device_policy(DevicePolicy(compile=mode or True))   # decided once, not on every timed step
     blocks = compile_blocks(model, policy)
     def step(b):
         with running_compiled(blocks, policy): train_step(model, opt, b, bf16)

@@ -12,7 +12,7 @@ __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_MODES', 'COMPILE_DEFAULT', 'TO
            'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
-import os
+import functools, os
 from pathlib import Path
 import torch, torch.nn as nn
 from transformers.activations import NewGELUActivation
@@ -72,6 +72,7 @@ os.environ.setdefault('ONEDNN_PRIMITIVE_CACHE_CAPACITY', '8192')
 def _default_device() -> str:
     return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else 'cpu'
 
+@functools.cache   # a CPU's flags do not change while a process runs; `device_policy` asks on every step
 def cpu_has_bf16() -> bool:
     "Whether this CPU computes in bf16 natively (AVX-512 BF16 or AMX), from /proc/cpuinfo; False where unknown"
     try: flags = set(Path('/proc/cpuinfo').read_text().split())
