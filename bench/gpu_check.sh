@@ -1,7 +1,10 @@
 #!/bin/bash
 # Issue 18's GPU measurements as ONE prepared call of the `device` tool (a lent H100/H200, no internet). Each stage runs
 # under its own time limit, so a slow one loses only itself; the results file says which stage wrote what. Python
-# prints its stack on a crash (PYTHONFAULTHANDLER): the first H200 call's compiled code died of a segmentation fault.
+# prints its stack on a crash (PYTHONFAULTHANDLER): on the first H200 calls, code compiled for CUDA graphs with dynamic
+# shapes died of a segmentation fault (the package has compiled such code with static shapes since).
+#   0. smoke:         bench/compile_smoke.py: torch.compile on plain PyTorch (a pointwise function, an MLP's forward and
+#                     backward, with and without CUDA graphs), so a broken compiler is told apart from the package's code
 #   1. compiled == eager: bench/compile_check.py once per torch.compile mode of MODES (default "reduce-overhead default":
 #                     CUDA graphs, then without them), each on tiny GPT-2, tiny Llama and MiniLM's shape with random
 #                     weights (its weights would not fit what a call carries); LoRA trained and evaluated both ways.
@@ -17,15 +20,19 @@
 # Here, first:   make gpu-check-assets   (.gpucheck/: GPT-2 tokenizer, MiniLM without its weights, AG News CSVs and the
 #                wheels the GPU image lacks; the image's own torch and transformers are used)
 # Then the device tool's run with   command="bash bench/gpu_check.sh"   carry=[".gpucheck"]   timeout_s=600
-# Back under $OUT: gpu-check.json (commit it in bench/results/speed/: h200.json holds the first H200 call), the stages' logs.
+# Back under $OUT: gpu-check.json (commit it in bench/results/speed/, beside the H200 calls' h200*.json), and stages.tgz:
+# the stages' files and logs, and the console's output (console.log).
 #   bash bench/gpu_check.sh --dry-run     every stage on a 2-layer GPT-2 and a few texts, on any machine (CPU included,
 #                                          where it takes a quarter of an hour or more): checks the script, measures nothing
-# Stage limits in seconds: T_CHECK (per mode), T_EAGER, T_COMPILED, T_COMPILED_SEED (defaults 75, 110, 150, 110: with
-# the setup, about 9.5 minutes); STAGES (default "check eager compiled compiled-seed") runs some stages alone: a session
-# that has the eager stage's results (bench/results/speed/h200.json) can leave it out and give the compiled ones more.
+# Stage limits in seconds: T_SMOKE, T_CHECK (per mode), T_EAGER, T_COMPILED, T_COMPILED_SEED (defaults 60, 75, 110, 150,
+# 110: with the setup, about 10 minutes). STAGES (default "smoke check eager compiled compiled-seed") runs some stages
+# alone, CHECK_MODELS names the check's models, COMPILE_MODE skips the choice of mode. A session that has the eager
+# stage's results (bench/results/speed/h200.json) can leave it out and give the compiled ones more:
+#   STAGES='compiled compiled-seed' COMPILE_MODE=reduce-overhead bash bench/gpu_check.sh
 set -o pipefail
 DRY=0; [ "$1" = "--dry-run" ] && DRY=1
 OUT=${OUT:-/tmp/gpu-check-out}; mkdir -p "$OUT"
+exec > >(tee "$OUT/console.log") 2>&1          # bash's own lines too (a stage's crash), which no stage log holds
 A=${ASSETS:-.gpucheck}
 if [ -d "$A/whl" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$A"/whl/*.whl
@@ -44,10 +51,12 @@ if [ $DRY = 1 ]; then
   MODES=${MODES:-default}                                                             # a CPU records no CUDA graphs
   : ${T_CHECK:=1200} ${T_EAGER:=1200} ${T_COMPILED:=1800} ${T_COMPILED_SEED:=1200}   # compiling on a busy CPU is slow
 else
-  check="--models tiny-gpt2 tiny-llama minilm-shape --texts 64"; common="--batch-size 256 --eval-batch-size 256 --big-batch 256"; seed=""
+  check="--models ${CHECK_MODELS:-tiny-gpt2 tiny-llama minilm-shape} --texts 64"; common="--batch-size 256 --eval-batch-size 256 --big-batch 256"; seed=""
   MODES=${MODES:-reduce-overhead default}
 fi
-STAGES=${STAGES:-check eager compiled compiled-seed}
+STAGES=${STAGES:-smoke check eager compiled compiled-seed}
+[[ " $STAGES " == *" smoke "* ]] && timeout ${T_SMOKE:-60} $PY bench/compile_smoke.py --out "$OUT/compile-smoke.json" 2>&1 \
+    | quiet | tee "$OUT/compile-smoke.log"
 checks=()
 if [[ " $STAGES " == *" check "* ]]; then
   for m in $MODES; do
@@ -69,4 +78,7 @@ echo "compile mode of the compiled stages: ${COMPILE_MODE:-none passed its check
     --out "$OUT/$name-compiled-seed.json" $common --only none --seed-comparison $seed --seed-comparison-variants compiled \
     --compile-mode $COMPILE_MODE 2>&1 | quiet | tee "$OUT/$name-compiled-seed.log"
 $PY bench/join_calls.py --out "$OUT/gpu-check.json" eager="$OUT/$name-eager.json" compiled="$OUT/$name-compiled.json" \
-    compiled-seed="$OUT/$name-compiled-seed.json" --check "${checks[@]}"
+    compiled-seed="$OUT/$name-compiled-seed.json" --check "${checks[@]}" --smoke "$OUT/compile-smoke.json"
+# The device tool brings back 8 files: gpu-check.json, and every other file in stages.tgz
+(cd "$OUT" && tar czf /tmp/stages.tgz --exclude gpu-check.json . && find . -mindepth 1 ! -name gpu-check.json -delete \
+  && mv /tmp/stages.tgz .)

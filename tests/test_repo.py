@@ -139,3 +139,14 @@ def test_gpu_check_join(tmp_path):
     assert j['seed_comparisons'] == [dict(compute_s=9., call='eager')] and 'not written' in j['compile_checks']['none']['error']
     assert j['compile_checks']['check-default']['checks'][0]['within_tolerance']   # one per torch.compile mode
     assert j['unavailable'] == dict(z='why')
+
+def test_compile_smoke(tmp_path):
+    "bench/compile_smoke.py compiles its plain-PyTorch cases here too, and the join keeps what it found"
+    import json, os
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(tmp_path/'inductor'))
+    subprocess.run([sys.executable, 'bench/compile_smoke.py', '--out', str(tmp_path/'s.json')], cwd=ROOT, env=env, check=True,
+                   capture_output=True, text=True, timeout=600)
+    subprocess.run([sys.executable, 'bench/join_calls.py', '--out', str(tmp_path/'j.json'), f"eager={tmp_path/'none.json'}",
+                    '--smoke', str(tmp_path/'s.json')], cwd=ROOT, check=True, capture_output=True, text=True)
+    cases = json.loads((tmp_path/'j.json').read_text())['compile_smoke']['cases']
+    assert len(cases) == 4 and all(c['ok'] and c['max_grad_diff' if 'seconds' in c else 'max_diff'] < 1e-2 for c in cases.values())
