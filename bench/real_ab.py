@@ -8,7 +8,7 @@ warm-up rounds are run and not counted. A run's wall time is the whole process, 
 speed and accuracy come from the records it wrote. Ratios (wall time, training samples/s) are each command's against the
 first's in the same round, then the median over rounds.
 """
-import argparse, json, os, platform, shlex, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shlex, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 
@@ -46,7 +46,8 @@ def main(argv=None):
                 if rnd >= a.warmup: runs[n].append(r)
     first = a.name[0]
     keys = sorted({k for rs in runs.values() for r in rs for k in r})
-    res = dict(what=__doc__.split('\n')[0], machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+    from lightweight_ft.utils import environment
+    res = dict(what=__doc__.split('\n')[0], machine=environment()['device'], versions=environment(), cpus=os.cpu_count(),
                threads=os.environ.get('OMP_NUM_THREADS'), rounds=a.rounds, warmup=a.warmup,
                load_average_at_start=load0,
                commands=dict(zip(a.name, a.commands)), runs=runs,

@@ -150,3 +150,15 @@ def test_compile_smoke(tmp_path):
                     '--smoke', str(tmp_path/'s.json')], cwd=ROOT, check=True, capture_output=True, text=True)
     cases = json.loads((tmp_path/'j.json').read_text())['compile_smoke']['cases']
     assert len(cases) == 4 and all(c['ok'] and c['max_grad_diff' if 'seconds' in c else 'max_diff'] < 1e-2 for c in cases.values())
+
+def test_real_ab(tmp_path):
+    "bench/real_ab.py takes turns between commands and gives each one's ratio against the first, round by round"
+    import json
+    write = ("import json, pathlib, sys; p = pathlib.Path(sys.argv[1], 'records'); p.mkdir(parents=True); "
+             "(p/'lora.json').write_text(json.dumps(dict(train_samples_per_s=float(sys.argv[2]), accuracy=0.5)))")
+    cmd = lambda speed: f'{sys.executable} -c "{write}" {{out}} {speed}'
+    subprocess.run([sys.executable, 'bench/real_ab.py', '--rounds', '2', '--warmup', '0', '--out', str(tmp_path/'ab.json'),
+                    '--name', 'slow', cmd(2), '--name', 'fast', cmd(3)], cwd=ROOT, check=True, capture_output=True, text=True)
+    r = json.loads((tmp_path/'ab.json').read_text())
+    assert r['ratio_vs_first']['fast']['lora_train_samples_per_s'] == 1.5 and len(r['runs']['slow']) == 2
+    assert r['medians']['fast']['lora_accuracy'] == 0.5 and r['machine'] == r['versions']['device']
