@@ -3,8 +3,8 @@
 Four plain-PyTorch cases, each printed before it starts (a crash names the case it happened in; PYTHONFAULTHANDLER=1
 prints Python's stack): a pointwise function, a small MLP's forward and backward under the device's autocast in the
 default mode, the same MLP with CUDA graphs (`reduce-overhead`), and last with dynamic shapes over three batch sizes
-(PyTorch's issue 105169: recorded backward passes with dynamic shapes crashed). `bench/gpu_check.sh` runs it first, so a failing
-compile check can be told apart from a broken compiler.
+(PyTorch's issue 105169: recorded backward passes with dynamic shapes crashed). `bench/gpu_check.sh` runs it first,
+so a failing compile check can be told apart from a broken compiler.
 
     python bench/compile_smoke.py --out smoke.json
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 def mlp_step(mode, device, dynamic=None, rows=(32,)):
-    "Seconds for a compiled MLP's first forward and backward on each batch size of `rows` (compiling included), and the largest gradient difference"
+    "Seconds of a compiled MLP's first steps, one per batch size in `rows` (compiling included), and its largest gradient error"
     torch.manual_seed(0)
     m = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 4)).to(device)
     def grads(f):

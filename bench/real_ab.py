@@ -47,7 +47,8 @@ def main(argv=None):
     first = a.name[0]
     keys = sorted({k for rs in runs.values() for r in rs for k in r})
     from lightweight_ft.utils import environment
-    res = dict(what=__doc__.split('\n')[0], machine=environment()['device'], versions=environment(), cpus=os.cpu_count(),
+    env = environment()
+    res = dict(what=__doc__.split('\n')[0], machine=env['device'], versions=env, cpus=os.cpu_count(),
                threads=os.environ.get('OMP_NUM_THREADS'), rounds=a.rounds, warmup=a.warmup,
                load_average_at_start=load0,
                commands=dict(zip(a.name, a.commands)), runs=runs,
