@@ -6,10 +6,10 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/models.html.md"""
 
 # %% auto #0
 __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_MODES', 'COMPILE_DEFAULT', 'GRAPH_MODES', 'TOLERANCE', 'HEAD_NAMES',
-           'model_source', 'DevicePolicy', 'cpu_has_bf16', 'cpu_bf16_faster', 'device_policy', 'compute_device',
-           'use_bf16', 'compile_options', 'replays_graphs', 'device_batch_size', 'repeated_blocks', 'compile_blocks',
-           'running_compiled', 'attention_kernels', 'use_attention', 'tolerance', 'load_tokenizer', 'fuse_gelu',
-           'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module',
+           'model_source', 'DevicePolicy', 'cpu_has_bf16', 'bf16_matmul_speedup', 'cpu_bf16_faster', 'device_policy',
+           'compute_device', 'use_bf16', 'compile_options', 'replays_graphs', 'device_batch_size', 'repeated_blocks',
+           'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention', 'tolerance', 'load_tokenizer',
+           'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module',
            'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
@@ -81,14 +81,20 @@ def cpu_has_bf16() -> bool:
     return bool(flags & {'avx512_bf16', 'amx_bf16'})
 
 @functools.cache   # timed once per process, in about a tenth of a second
-def cpu_bf16_faster(speedup=1.2) -> bool:
-    "Whether this CPU multiplies bf16 matrices `speedup` times faster than float32 ones, timed at a transformer's shapes"
+def bf16_matmul_speedup() -> float:
+    "How many times faster this CPU multiplies bf16 matrices than float32 ones, at a transformer's shapes"
     a, b = torch.randn(256, 576), torch.randn(576, 1536)
     def best(x, y, reps=5):
         x @ y; times = []
         for _ in range(reps): t0 = time.perf_counter(); x @ y; times.append(time.perf_counter() - t0)
         return min(times)
-    return best(a.bfloat16(), b.bfloat16()) * speedup < best(a, b)
+    return best(a, b) / best(a.bfloat16(), b.bfloat16())
+
+def cpu_bf16_faster() -> bool:
+    "Whether bf16 products run at least 1.2x float32's speed here: timed once, the answer kept for child processes"
+    known = os.environ.get('LWFT_CPU_BF16_FASTER')   # set by a parent process, or by hand to skip the timing
+    if known not in ('0', '1'): os.environ['LWFT_CPU_BF16_FASTER'] = known = str(int(bf16_matmul_speedup() >= 1.2))
+    return known == '1'
 
 # torch.compile is asked for (`compile=True`, `--compile true`), not a default: compiling costs time before the first
 # step, which a short run does not win back, and a CPU needs a C++ compiler for it. `06_benchmark` measures what it
