@@ -80,7 +80,7 @@ def cpu_has_bf16() -> bool:
     except OSError: return False
     return bool(flags & {'avx512_bf16', 'amx_bf16'})
 
-@functools.cache   # timed once per process, in about a tenth of a second
+@functools.cache   # timed once per process: five products of each kind
 def bf16_matmul_speedup() -> float:
     "How many times faster this CPU multiplies bf16 matrices than float32 ones, at a transformer's shapes"
     a, b = torch.randn(256, 576), torch.randn(576, 1536)
