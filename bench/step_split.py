@@ -11,7 +11,10 @@ bf16 can give is a number, not a guess:
    whose own time per operation splits a step into matrix products (`aten::mm`, `bmm`, `addmm`, `baddbmm`) and the
    rest; the median share over rounds applies to the timed epochs (the profiler adds a cost to every operation, and
    the rest has far more of them, so its share is likely somewhat overstated);
-4. the matrix products alone, at the model's shapes, in both precisions (GFLOP/s).
+4. the matrix products alone, at the model's shapes, in both precisions (GFLOP/s);
+5. the arithmetic an epoch does: PyTorch's `FlopCounterMode` counts one forward and backward pass per distinct batch
+   shape (matrix products, attention included), summed over the epoch's batches. Divided by the timed epochs it gives
+   the FLOP/s training reaches, and against the bare products' rate, how far faster arithmetic alone could take it.
 
     python bench/step_split.py --model ../shared/models/smollm2-135m --data ../shared/data/ag_news \\
         --rounds 3 --out bench/results/real/cpu-2core-step-split.json
@@ -20,6 +23,7 @@ import argparse, copy, json, statistics, sys, tempfile, time
 from pathlib import Path
 import torch
 from torch.profiler import profile, ProfilerActivity
+from torch.utils.flop_counter import FlopCounterMode
 from lightweight_ft.benchmark import adamw, train_step
 from lightweight_ft.data import load_news, quiet, select_preset, tokenize
 from lightweight_ft.lora import add_lora
@@ -40,6 +44,17 @@ def matrix_share(model, opt, batches, bf16) -> float:
     with profile(activities=[ProfilerActivity.CPU]) as prof: epoch_s(model, opt, batches, bf16)
     ev = prof.key_averages()
     return sum(e.self_cpu_time_total for e in ev if e.key in MATRIX_OPS) / sum(e.self_cpu_time_total for e in ev)
+
+def epoch_flops(model, batches) -> int:
+    "FLOPs of a forward and backward pass over `batches`, counted once per distinct batch shape (no optimizer step)"
+    by_shape = {}
+    for b in batches:
+        shape = tuple(b['input_ids'].shape)
+        if shape not in by_shape:
+            with FlopCounterMode(display=False) as fc:
+                model(**{k: b[k] for k in ('input_ids', 'attention_mask', 'labels')}).loss.backward()
+            by_shape[shape] = fc.get_total_flops(); model.zero_grad(set_to_none=True)
+    return sum(by_shape[tuple(b['input_ids'].shape)] for b in batches)
 
 def gemm_gflops(m, k, n, dtype, reps=200) -> float:
     "GFLOP/s of an (m, k) @ (k, n) product in `dtype`"
@@ -85,17 +100,26 @@ def main(argv=None):
     split = {k: dict(step_s=step[k], matrix_s=step[k] * share[k], rest_s=step[k] * (1 - share[k]),
                      matrix_share=share[k], texts_per_s=len(ds['train']) / (step[k] * len(batches))) for k in models}
     f, b = split['float32'], split['bf16']
+    flops, real = epoch_flops(models['float32'], batches), sum(int(x['attention_mask'].sum()) for x in batches)
+    padded = sum(x['input_ids'].numel() for x in batches)
+    bare = {k: statistics.median(g.values()) for k, g in gemm.items()}
+    def rates(k):
+        train = flops / 1e9 / (step[k] * len(batches))
+        return dict(train_gflops=train, products_gflops_in_training=train / share[k], bare_products_gflops=bare[k],
+                    train_over_bare=train / bare[k], ceiling_if_all_ran_at_bare_rate=bare[k] / train)
+    arithmetic = dict(gflop_per_text=flops / 1e9 / len(ds['train']), padded_tokens_per_text=padded / len(ds['train']),
+                      padded_over_real_tokens=padded / real, **{k: rates(k) for k in models})
     res = dict(what=__doc__.split('\n')[0], command=' '.join(['python', 'bench/step_split.py', *argv]),
                environment=environment(), threads=torch.get_num_threads(), policy=vars(device_policy(DevicePolicy())),
                model=a.model, texts=len(ds['train']), steps=len(batches), rounds=a.rounds, profiled_steps=a.profiled,
-               walls_s=walls, matrix_shares=shares, split=split, gemm_gflops=gemm,
+               walls_s=walls, matrix_shares=shares, split=split, gemm_gflops=gemm, arithmetic=arithmetic,
                bf16_vs_float32=dict(step=f['step_s'] / b['step_s'], matrix=f['matrix_s'] / b['matrix_s'],
                                     rest=f['rest_s'] / b['rest_s'],
                                     ceiling_if_rest_were_free=f['step_s'] / b['matrix_s'],
                                     rest_cut_needed_for_2x=1 - (f['step_s'] / 2 - b['matrix_s']) / b['rest_s']))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1, default=str) + '\n')
-    print(json.dumps(dict(split=split, bf16_vs_float32=res['bf16_vs_float32'], gemm=gemm), indent=1))
+    print(json.dumps(dict(split=split, bf16_vs_float32=res['bf16_vs_float32'], gemm=gemm, arithmetic=arithmetic), indent=1))
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -51,10 +51,10 @@ class DevicePolicy:
     "Where and how the package computes; a field left at None is decided by `device_policy`"
     device: str|None = None        # 'cpu', 'cuda' or 'cuda:N' (default: this process's GPU, else the CPU)
     bf16: bool|None = None         # bf16 autocast (default: on a GPU, or a CPU, with bf16 instructions)
-    pad_multiple: int|None = None  # round batch lengths up to a multiple of this (default: 32 on a GPU, 8 on a CPU)
+    pad_multiple: int|None = None  # round batch lengths up to this (default: 32 on a GPU; a CPU: 8 in bf16, 1 in float32)
     attention: str|None = None     # 'eager' (plain matmuls; default on a CPU), 'flash' (GPU default) or 'pytorch' (any)
     frozen_dtype: str|None = None  # LoRA's frozen weights: 'float32' or 'bfloat16' (default: bfloat16 when in bf16)
-    compile: bool|str|None = None  # compile each repeated block (`compile_blocks`): True, or a mode of `COMPILE_MODES`
+    compile: bool|str|None = None  # compile the repeated blocks (`compile_blocks`): True, or a mode of `COMPILE_MODES`
     def __post_init__(self):
         check(self.device is None or self.device == 'cpu' or str(self.device).startswith('cuda'), 'device', self.device,
               "'cpu', 'cuda' or 'cuda:N'")
@@ -113,7 +113,8 @@ def device_policy(p: DevicePolicy|None = None) -> DevicePolicy:
     frozen = p.frozen_dtype or ('bfloat16' if bf16 else 'float32')
     check(frozen == 'float32' or bf16, 'frozen_dtype', frozen, "'float32' when training in float32 (bf16 is off)")
     comp = COMPILE_DEFAULT['cuda' if gpu else 'cpu'] if p.compile is None else p.compile
-    return DevicePolicy(dev, bf16, p.pad_multiple or (32 if gpu else 8), p.attention or ('flash' if gpu else 'eager'), frozen, comp)
+    pad = p.pad_multiple or (32 if gpu else 8 if bf16 else 1)   # a CPU's bf16 products build a kernel per shape
+    return DevicePolicy(dev, bf16, pad, p.attention or ('flash' if gpu else 'eager'), frozen, comp)
 
 def compute_device() -> torch.device:
     "The device `device_policy` picks: this process's GPU, else the CPU"
@@ -148,8 +149,8 @@ def repeated_blocks(model) -> list:
     return list(max(lists, key=len, default=[]))
 
 def compile_blocks(model, policy: DevicePolicy|None = None) -> list:
-    "`(block, compiled forward)` for each block `model` repeats, compiled as `compile_options` says (nothing runs yet)"
-    return [(b, torch.compile(b.forward, **compile_options(policy))) for b in repeated_blocks(model)]
+    "`(block, compiled forward)` for each block `model` repeats but the first, compiled as `compile_options` says"
+    return [(b, torch.compile(b.forward, **compile_options(policy))) for b in repeated_blocks(model)[1:]]
 
 @contextlib.contextmanager
 def running_compiled(blocks: list, policy: DevicePolicy|None = None):

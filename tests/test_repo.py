@@ -162,3 +162,22 @@ def test_real_ab(tmp_path):
     r = json.loads((tmp_path/'ab.json').read_text())
     assert r['ratio_vs_first']['fast']['lora_train_samples_per_s'] == 1.5 and len(r['runs']['slow']) == 2
     assert r['medians']['fast']['lora_accuracy'] == 0.5 and r['machine'] == r['versions']['device']
+
+def test_step_split(tmp_path):
+    "bench/step_split.py runs on a 2-layer Llama-style model and counts the arithmetic its bound comes from"
+    import json, os
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+    from lightweight_ft.data import shared_dir
+    from lightweight_ft.models import gpt2_tokenizer_source, load_tokenizer
+    tok = load_tokenizer(gpt2_tokenizer_source())
+    LlamaForSequenceClassification(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, num_labels=4, pad_token_id=tok.pad_token_id)).save_pretrained(tmp_path/'m')
+    tok.save_pretrained(tmp_path/'m')
+    subprocess.run([sys.executable, 'bench/step_split.py', '--model', str(tmp_path/'m'), '--data', str(shared_dir()/'data'/'ag_news'),
+                    '--rounds', '1', '--profiled', '2', '--out', str(tmp_path/'s.json')], cwd=ROOT, check=True, capture_output=True,
+                   env={**os.environ, 'HF_HUB_OFFLINE': '1'})
+    ar = json.loads((tmp_path/'s.json').read_text())['arithmetic']
+    weights = 2 * (64 * 64 * 2 + 64 * 32 * 2 + 64 * 128 * 3)   # the layers' frozen weights: q, o; k, v; gate, up, down
+    per_token = ar['gflop_per_text'] * 1e9 / ar['padded_tokens_per_text']
+    assert 4 * weights < per_token < 8 * weights   # forward and input gradients (2 + 2 per weight), attention, adapters
+    assert ar['padded_over_real_tokens'] >= 1 and ar['float32']['ceiling_if_all_ran_at_bare_rate'] > 0
