@@ -5,8 +5,9 @@
 
 Each round runs every command once, in the order given, each into a fresh `{out}` folder (so no record is reused); the
 warm-up rounds are run and not counted. A run's wall time is the whole process, model loading included; its training
-speed and accuracy come from the records it wrote. Ratios (wall time, training samples/s) are each command's against the
-first's in the same round, then the median over rounds.
+speed and accuracy come from the records it wrote. With `--keep DIR` each counted run's report and records are kept in
+`DIR/<name>/round<k>/` (not what it trained), so its predictions can be paired later. Ratios (wall time, training
+samples/s) are each command's against the first's in the same round, then the median over rounds.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -23,6 +24,17 @@ def run_once(cmd, out):
                                            for k in ('train_s', 'train_samples_per_s', 'eval_s', 'accuracy')})
 
 
+def slug(name):
+    "`name` as a folder name: letters, digits and dashes"
+    return '-'.join(''.join(c if c.isalnum() else ' ' for c in name.lower()).split())
+
+
+def keep_run(out, dest):
+    "Copy run folder `out` to `dest`, without what it trained (checkpoints, adapters, compiled code)"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest, ignore=lambda d, names: [n for n in names if Path(d, n).is_dir() and n != 'records'])
+
+
 def median_of(runs, key):
     vals = [r[key] for r in runs if r.get(key) is not None]
     return statistics.median(vals) if vals else None
@@ -33,6 +45,7 @@ def main(argv=None):
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--out', required=True, help='the JSON file to write')
+    ap.add_argument('--keep', help="a folder to keep each counted run's report and records in")
     ap.add_argument('--name', action='append', required=True, help='a name for the command that follows it')
     ap.add_argument('commands', nargs='+', help="each with '{out}' where its output folder goes")
     a = ap.parse_intermixed_args(argv)
@@ -44,6 +57,7 @@ def main(argv=None):
                 r = run_once(cmd, str(Path(tmp)/'run'))
                 print(f'round {rnd}{" (warm-up)" if rnd < a.warmup else ""} {n}: {r}', flush=True)
                 if rnd >= a.warmup: runs[n].append(r)
+                if rnd >= a.warmup and a.keep: keep_run(Path(tmp)/'run', Path(a.keep)/slug(n)/f'round{rnd - a.warmup}')
     first = a.name[0]
     keys = sorted({k for rs in runs.values() for r in rs for k in r})
     from lightweight_ft.utils import environment
@@ -51,7 +65,7 @@ def main(argv=None):
     res = dict(what=__doc__.split('\n')[0], machine=env['device'], versions=env, cpus=os.cpu_count(),
                threads=os.environ.get('OMP_NUM_THREADS'), rounds=a.rounds, warmup=a.warmup,
                load_average_at_start=load0,
-               commands=dict(zip(a.name, a.commands)), runs=runs,
+               commands=dict(zip(a.name, a.commands)), kept=a.keep, runs=runs,
                medians={n: {k: median_of(rs, k) for k in keys} for n, rs in runs.items()},
                ratio_vs_first={n: {k: statistics.median(r[k] / f[k] for r, f in zip(rs, runs[first]))
                                    for k in keys if (k == 'wall_s' or k.endswith('train_samples_per_s'))

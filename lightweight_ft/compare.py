@@ -140,9 +140,12 @@ def data_name(data) -> str:
     return 'DatasetDict' if hasattr(data, 'keys') else str(data)
 
 # Settings newer than the records: a key names one only when it differs from this value, the one older records were made with
-KEY_DEFAULTS = dict(compile=False, merged_eval=True)
+KEY_DEFAULTS = dict(compile=False, merged_eval=True, top_layers=None)
 
-def _unless_default(d: dict) -> dict: return {k: v for k, v in d.items() if not (k in KEY_DEFAULTS and v == KEY_DEFAULTS[k])}
+def _unless_default(d):
+    "`d` without the settings, at any depth, that still have the value older records were made with"
+    if not isinstance(d, dict): return d
+    return {k: _unless_default(v) for k, v in d.items() if not (k in KEY_DEFAULTS and v == KEY_DEFAULTS[k])}
 
 def method_key(cfg: RunConfig, method: str, policy: DevicePolicy, seed: int|None = None) -> dict:
     "What `method`'s record (for `seed`, default the first) depends on: package version, common settings, the method's own"
@@ -152,7 +155,7 @@ def method_key(cfg: RunConfig, method: str, policy: DevicePolicy, seed: int|None
     return dict(version=__version__, method=method, model=str(cfg.model), data=data_name(cfg.data), preset=cfg.preset,
                 n_test=cfg.n_test, validation=cfg.validation, max_length=cfg.max_length,
                 train=_plain(replace(for_device(cfg.train, policy), seed=seed)), lr=lr, device=_unless_default(_plain(policy)),
-                **{k: _plain(getattr(cfg, k)) for k in METHODS[method].settings}, **_unless_default(merged))
+                **{k: _unless_default(_plain(getattr(cfg, k))) for k in METHODS[method].settings}, **_unless_default(merged))
 
 def _flat(d, pre='') -> dict:
     return {f'{pre}{k}': v for k0, v0 in d.items() for k, v in (_flat(v0, f'{k0}.').items() if isinstance(v0, dict) else [(k0, v0)])}

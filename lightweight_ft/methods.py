@@ -51,7 +51,7 @@ def _lora(model, cfg, policy):
 def _dora(model, cfg, policy):
     "DoRA: LoRA's update on each weight's direction, plus a trained magnitude (peft's `use_dora`)"
     s = cfg.lora
-    return wrap(model, lora_config(model, s.r, s.alpha, s.dropout, s.targets, use_dora=True), 'dora')
+    return wrap(model, lora_config(model, s.r, s.alpha, s.dropout, s.targets, s.top_layers, use_dora=True), 'dora')
 
 def _loraplus_optimizer(model, lr, cfg):
     "AdamW in which each LoRA B learns `cfg.loraplus_ratio` times faster than its A (peft's LoRA+)"

@@ -9,8 +9,8 @@ __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_MODES', 'COMPILE_DEFAULT', 'GR
            'model_source', 'DevicePolicy', 'cpu_has_bf16', 'bf16_matmul_speedup', 'cpu_bf16_faster', 'device_policy',
            'compute_device', 'use_bf16', 'compile_options', 'replays_graphs', 'device_batch_size', 'repeated_blocks',
            'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention', 'tolerance', 'load_tokenizer',
-           'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'head_module',
-           'count_params']
+           'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'graphs_built',
+           'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
 import functools, os, time
@@ -258,6 +258,16 @@ def tiny_gpt2(path, names=LABELS, n_layer=2, n_embd=64, n_head=2, seed=0, **kw) 
     GPT2ForSequenceClassification(cfg).save_pretrained(path)
     tok.save_pretrained(path)
     return str(path)
+
+# %% ../nbs/01_models.ipynb #259f0515
+def graphs_built(model, batch, skip_first=False) -> int:
+    "How many graphs compiling `model`'s repeated blocks (all, or all but the first) builds for a pass over `batch`"
+    built = []
+    def counting(gm, example_inputs): built.append(gm); return gm.forward   # a backend that runs the graph as traced
+    torch.compiler.reset()
+    blocks = [(b, torch.compile(b.forward, backend=counting, dynamic=True)) for b in repeated_blocks(model)[skip_first:]]
+    with running_compiled(blocks): model(**batch)
+    return len(built)
 
 # %% ../nbs/01_models.ipynb #b107f350
 HEAD_NAMES = ('score', 'classifier')
