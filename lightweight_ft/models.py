@@ -8,16 +8,17 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/models.html.md"""
 __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_MODES', 'COMPILE_DEFAULT', 'GRAPH_MODES', 'TOLERANCE', 'HEAD_NAMES',
            'model_source', 'DevicePolicy', 'cpu_has_bf16', 'bf16_matmul_speedup', 'cpu_bf16_faster', 'device_policy',
            'compute_device', 'use_bf16', 'compile_options', 'replays_graphs', 'device_batch_size', 'repeated_blocks',
-           'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention', 'tolerance', 'load_tokenizer',
-           'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source', 'tiny_gpt2', 'graphs_built',
-           'head_module', 'count_params']
+           'eager_blocks', 'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention', 'tolerance',
+           'load_tokenizer', 'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source',
+           'tiny_gpt2', 'graphs_built', 'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
-import functools, os, time
+import functools, os, time, warnings
 from pathlib import Path
 import torch, torch.nn as nn
 from transformers.activations import NewGELUActivation
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification
+from transformers import logging as hf_logging
 import contextlib
 from dataclasses import dataclass
 from torch.nn.attention import sdpa_kernel, SDPBackend
@@ -148,9 +149,15 @@ def repeated_blocks(model) -> list:
     lists = [l for l in model.modules() if isinstance(l, nn.ModuleList) and len({type(b) for b in l}) == 1]
     return list(max(lists, key=len, default=[]))
 
+def eager_blocks(model) -> set:
+    "Indices of the repeated blocks `compile_blocks` leaves eager: the first, and the lowest with a trainable weight"
+    trains = [i for i, b in enumerate(repeated_blocks(model)) if any(p.requires_grad for p in b.parameters())]
+    return {0, *trains[:1]}
+
 def compile_blocks(model, policy: DevicePolicy|None = None) -> list:
-    "`(block, compiled forward)` for each block `model` repeats but the first, compiled as `compile_options` says"
-    return [(b, torch.compile(b.forward, **compile_options(policy))) for b in repeated_blocks(model)[1:]]
+    "`(block, compiled forward)` for each block `model` repeats but those of `eager_blocks`, compiled as `compile_options` says"
+    eager, opts = eager_blocks(model), compile_options(policy)
+    return [(b, torch.compile(b.forward, **opts)) for i, b in enumerate(repeated_blocks(model)) if i not in eager]
 
 @contextlib.contextmanager
 def running_compiled(blocks: list, policy: DevicePolicy|None = None):
@@ -208,6 +215,18 @@ def fuse_gelu(model):
     if getattr(model.config, 'activation_function', None) == 'gelu_new': model.config.activation_function = 'gelu_pytorch_tanh'
     return model
 
+HEAD_NAMES = ('score', 'classifier')   # what `transformers` calls a classifier's head
+
+def _from_pretrained(folder, **kw):
+    "`from_pretrained` quiet about the new head it makes up; a weight missing from the body warns in one line"
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()    # its load report would list the head, new for every base model, as MISSING
+    try: model, info = AutoModelForSequenceClassification.from_pretrained(folder, output_loading_info=True, **kw)
+    finally: hf_logging.set_verbosity(level)
+    made_up = sorted(k for k in info['missing_keys'] if k.split('.')[0] not in HEAD_NAMES)
+    if made_up: warnings.warn(f"{folder} lacks {len(made_up)} weights, which start random: {', '.join(made_up[:3])}")
+    return model
+
 def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, policy=None, fused_gelu=True):
     "A sequence classifier for `names` from `src`, on the device and with the attention of `policy`, its GELU fused"
     folder, gguf_file = model_source(src)
@@ -215,8 +234,8 @@ def load_classifier(src, names=LABELS, dtype=torch.float32, tok=None, policy=Non
     tok = tok or load_tokenizer(src)
     id2label, label2id = label_maps(names)
     kw = dict(gguf_file=gguf_file) if gguf_file else dict(use_safetensors=True)   # never unpickle a weights file
-    try: model = AutoModelForSequenceClassification.from_pretrained(
-            folder, num_labels=len(names), id2label=id2label, label2id=label2id, dtype=dtype, trust_remote_code=False, **kw)
+    try: model = _from_pretrained(folder, num_labels=len(names), id2label=id2label, label2id=label2id, dtype=dtype,
+                                  trust_remote_code=False, **kw)
     except OSError as e: raise _hub_error(src, e) from e
     if gguf_file: drop_quantizer_mark(model)
     model.config.pad_token_id, model.config.use_cache = tok.pad_token_id, False   # one pass per text: no key/value cache
@@ -260,18 +279,18 @@ def tiny_gpt2(path, names=LABELS, n_layer=2, n_embd=64, n_head=2, seed=0, **kw) 
     return str(path)
 
 # %% ../nbs/01_models.ipynb #259f0515
-def graphs_built(model, batch, skip_first=False) -> int:
-    "How many graphs compiling `model`'s repeated blocks (all, or all but the first) builds for a pass over `batch`"
+def graphs_built(model, batch, eager=False) -> int:
+    "How many graphs compiling `model`'s repeated blocks (all, or all but `eager_blocks`) builds for a pass over `batch`"
     built = []
     def counting(gm, example_inputs): built.append(gm); return gm.forward   # a backend that runs the graph as traced
     torch.compiler.reset()
-    blocks = [(b, torch.compile(b.forward, backend=counting, dynamic=True)) for b in repeated_blocks(model)[skip_first:]]
+    skip = eager_blocks(model) if eager else set()
+    blocks = [(b, torch.compile(b.forward, backend=counting, dynamic=True))
+              for i, b in enumerate(repeated_blocks(model)) if i not in skip]
     with running_compiled(blocks): model(**batch)
     return len(built)
 
 # %% ../nbs/01_models.ipynb #b107f350
-HEAD_NAMES = ('score', 'classifier')
-
 def head_module(model) -> nn.Module:
     "The classification head of a `...ForSequenceClassification` model"
     for n in HEAD_NAMES:

@@ -155,13 +155,17 @@ def test_real_ab(tmp_path):
     "bench/real_ab.py takes turns between commands and gives each one's ratio against the first, round by round"
     import json
     write = ("import json, pathlib, sys; p = pathlib.Path(sys.argv[1], 'records'); p.mkdir(parents=True); "
-             "(p/'lora.json').write_text(json.dumps(dict(train_samples_per_s=float(sys.argv[2]), accuracy=0.5)))")
+             "(p/'lora.json').write_text(json.dumps(dict(train_samples_per_s=float(sys.argv[2]), accuracy=0.5))); "
+             "pathlib.Path(sys.argv[1], 'lora').mkdir()")   # what a run trained: not kept
     cmd = lambda speed: f'{sys.executable} -c "{write}" {{out}} {speed}'
     subprocess.run([sys.executable, 'bench/real_ab.py', '--rounds', '2', '--warmup', '0', '--out', str(tmp_path/'ab.json'),
-                    '--name', 'slow', cmd(2), '--name', 'fast', cmd(3)], cwd=ROOT, check=True, capture_output=True, text=True)
+                    '--keep', str(tmp_path/'kept'), '--name', 'slow', cmd(2), '--name', 'fast, compiled', cmd(3)],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
     r = json.loads((tmp_path/'ab.json').read_text())
-    assert r['ratio_vs_first']['fast']['lora_train_samples_per_s'] == 1.5 and len(r['runs']['slow']) == 2
-    assert r['medians']['fast']['lora_accuracy'] == 0.5 and r['machine'] == r['versions']['device']
+    assert r['ratio_vs_first']['fast, compiled']['lora_train_samples_per_s'] == 1.5 and len(r['runs']['slow']) == 2
+    assert r['medians']['fast, compiled']['lora_accuracy'] == 0.5 and r['machine'] == r['versions']['device']
+    kept = sorted(str(p.relative_to(tmp_path/'kept')) for p in (tmp_path/'kept').rglob('*') if p.is_file())
+    assert kept == [f'{n}/round{k}/records/lora.json' for n in ('fast-compiled', 'slow') for k in (0, 1)], kept
 
 def test_step_split(tmp_path):
     "bench/step_split.py runs on a 2-layer Llama-style model and counts the arithmetic its bound comes from"
