@@ -140,7 +140,7 @@ def data_name(data) -> str:
     return 'DatasetDict' if hasattr(data, 'keys') else str(data)
 
 # Settings newer than the records: a key names one only when it differs from this value, the one older records were made with
-KEY_DEFAULTS = dict(compile=False, merged_eval=True, top_layers=None)
+KEY_DEFAULTS = dict(compile=False, merged_eval=True, top_layers=None, reuse_frozen=True)
 
 def _unless_default(d):
     "`d` without the settings, at any depth, that still have the value older records were made with"

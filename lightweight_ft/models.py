@@ -8,9 +8,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/models.html.md"""
 __all__ = ['ATTENTION', 'FROZEN_DTYPES', 'COMPILE_MODES', 'COMPILE_DEFAULT', 'GRAPH_MODES', 'TOLERANCE', 'HEAD_NAMES',
            'model_source', 'DevicePolicy', 'cpu_has_bf16', 'bf16_matmul_speedup', 'cpu_bf16_faster', 'device_policy',
            'compute_device', 'use_bf16', 'compile_options', 'replays_graphs', 'device_batch_size', 'repeated_blocks',
-           'eager_blocks', 'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention', 'tolerance',
-           'load_tokenizer', 'fuse_gelu', 'load_classifier', 'pool_last_real_token', 'gpt2_tokenizer_source',
-           'tiny_gpt2', 'graphs_built', 'head_module', 'count_params']
+           'frozen_depth', 'eager_blocks', 'compile_blocks', 'running_compiled', 'attention_kernels', 'use_attention',
+           'tolerance', 'load_tokenizer', 'fuse_gelu', 'load_classifier', 'pool_last_real_token',
+           'gpt2_tokenizer_source', 'tiny_gpt2', 'graphs_built', 'head_module', 'count_params']
 
 # %% ../nbs/01_models.ipynb #293c5db5
 import functools, os, time, warnings
@@ -149,10 +149,15 @@ def repeated_blocks(model) -> list:
     lists = [l for l in model.modules() if isinstance(l, nn.ModuleList) and len({type(b) for b in l}) == 1]
     return list(max(lists, key=len, default=[]))
 
+def frozen_depth(model) -> int:
+    "How many of `model`'s repeated blocks lie below the lowest one with a trainable weight (all, if none has one)"
+    blocks = repeated_blocks(model)
+    return next((i for i, b in enumerate(blocks) if any(p.requires_grad for p in b.parameters())), len(blocks))
+
 def eager_blocks(model) -> set:
     "Indices of the repeated blocks `compile_blocks` leaves eager: the first, and the lowest with a trainable weight"
-    trains = [i for i, b in enumerate(repeated_blocks(model)) if any(p.requires_grad for p in b.parameters())]
-    return {0, *trains[:1]}
+    d = frozen_depth(model)
+    return {0, d} if d < len(repeated_blocks(model)) else {0}
 
 def compile_blocks(model, policy: DevicePolicy|None = None) -> list:
     "`(block, compiled forward)` for each block `model` repeats but those of `eager_blocks`, compiled as `compile_options` says"

@@ -6,8 +6,8 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/training.html.md"""
 
 # %% auto #0
 __all__ = ['TrainConfig', 'for_device', 'accuracy', 'length_grouped_order', 'batch_collator', 'GroupedByLength', 'token_lengths',
-           'shortest_first', 'ClassifierTrainer', 'make_trainer', 'evaluate', 'freeze_backbone', 'policy_forward',
-           'pooled_features', 'head_logits', 'fit_head']
+           'shortest_first', 'reusable_depth', 'ReusedBelow', 'ClassifierTrainer', 'make_trainer', 'evaluate',
+           'freeze_backbone', 'policy_forward', 'pooled_features', 'head_logits', 'fit_head']
 
 # %% ../nbs/02_training.ipynb #0f0e073c
 import contextlib, copy, math
@@ -20,7 +20,7 @@ from transformers import get_linear_schedule_with_warmup
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 from .data import context_length
 from .models import (DevicePolicy, attention_kernels, compile_blocks, device_batch_size, device_policy,
-                                   head_module, pool_last_real_token, running_compiled)
+                                   frozen_depth, head_module, pool_last_real_token, repeated_blocks, running_compiled)
 from .compat import LengthGroupedSampling
 from .utils import check
 
@@ -37,6 +37,7 @@ class TrainConfig:
     seed: int = 42                # random seed (weights of the head, batches, dropout)
     logging_steps: int = 10       # log the training loss every N steps
     group_by_length: bool = True  # batches of similar lengths (`length_grouped_order`)
+    reuse_frozen: bool = True     # keep the frozen lower blocks' outputs from the first epoch (`ReusedBelow`)
     def __post_init__(self):
         check(_number(self.epochs) and self.epochs > 0, 'epochs', self.epochs, 'a number > 0, such as 3')
         check(_number(self.lr) and 0 < self.lr < 1, 'lr', self.lr, 'a number between 0 and 1, such as 5e-4')
@@ -46,7 +47,7 @@ class TrainConfig:
             check((k == 'batch_size' and v is None) or (_int(v) and v >= 1), k, v, 'an integer >= 1')
         check(_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1, 'warmup_ratio', self.warmup_ratio, 'in [0, 1)')
         check(_int(self.seed) and self.seed >= 0, 'seed', self.seed, 'an integer >= 0')
-        check(isinstance(self.group_by_length, bool), 'group_by_length', self.group_by_length, 'true or false')
+        for k in ('group_by_length', 'reuse_frozen'): check(isinstance(getattr(self, k), bool), k, getattr(self, k), 'true or false')
 
 def _int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
 def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -115,6 +116,73 @@ def shortest_first(lengths) -> np.ndarray:
     "Indices of texts of `lengths` from the shortest to the longest (ties in their order)"
     return np.argsort(lengths, kind='stable')
 
+# %% ../nbs/02_training.ipynb #b2e69355
+def reusable_depth(model) -> int:
+    "How many lowest blocks of `model` give each text the same output in every pass (frozen, nothing trains or drops below)"
+    base = model.get_base_model() if hasattr(model, 'get_base_model') else model   # under peft's wrapper
+    depth = frozen_depth(model)
+    above = {id(m) for part in [*repeated_blocks(model)[depth:], head_module(base)] for m in part.modules()}
+    body = getattr(base, base.base_model_prefix, base)
+    drops = any(isinstance(m, nn.Dropout) and m.p > 0 for m in body.modules() if id(m) not in above)
+    trains = any(p.requires_grad for m in model.modules() if id(m) not in above for p in m.parameters(recurse=False))
+    return 0 if drops or trains or getattr(model.config, 'attention_dropout', 0) else depth
+
+class ReusedBelow:
+    "Keeps each text's hidden state above `model`'s frozen lower blocks on its first pass, and gives it back after"
+    def __init__(self, model, max_gib: float = 2.0):
+        self.model, self.lower = model, repeated_blocks(model)[:reusable_depth(model)]
+        self.kept, self.bytes, self.max_bytes, self.rows, self.hit = {}, 0, int(max_gib * 2**30), None, False
+
+    def _see_batch(self, module, args, kwargs):
+        "Forward pre-hook: name the batch's texts by their real token ids, and note whether every one is kept"
+        ids, mask = kwargs.get('input_ids'), kwargs.get('attention_mask')
+        self.rows = None if ids is None or ids.dim() != 2 else _real_rows(ids, mask)
+        self.hit = self.rows is not None and all(r in self.kept for r, _ in self.rows)
+
+    def _pass_through(self, forward):
+        "A frozen block's forward that, when the batch is kept, hands its input on untouched"
+        return lambda hidden_states, *a, **kw: hidden_states if self.hit else forward(hidden_states, *a, **kw)
+
+    def _top_frozen(self, forward):
+        "The highest frozen block's forward: the kept states for a kept batch, else its own output, kept"
+        def run(hidden_states, *a, **kw):
+            if self.hit: return self._gather(hidden_states)
+            out = forward(hidden_states, *a, **kw)
+            if self.rows is not None and self.model.training: self._keep(out)
+            return out
+        return run
+
+    def _gather(self, like):
+        "The batch's kept states, padded with zeros to `like`'s length"
+        first = self.kept[self.rows[0][0]]
+        out = torch.zeros(like.shape[:2] + first.shape[1:], dtype=first.dtype, device=like.device)
+        for i, (r, n) in enumerate(self.rows): out[i, :n] = self.kept[r]
+        return out
+
+    def _keep(self, out):
+        "Keep each new text's states from `out`, while the budget lasts"
+        for i, (r, n) in enumerate(self.rows):
+            if r in self.kept or self.bytes + out[i, :n].nbytes > self.max_bytes: continue
+            self.kept[r] = out[i, :n].detach().clone(); self.bytes += self.kept[r].nbytes
+
+    @contextlib.contextmanager
+    def running(self):
+        "A context in which the model's frozen lower blocks reuse what is kept"
+        if not self.lower: yield; return
+        hook = self.model.register_forward_pre_hook(self._see_batch, with_kwargs=True)
+        for b in self.lower[:-1]: b.forward = self._pass_through(b.forward)
+        self.lower[-1].forward = self._top_frozen(self.lower[-1].forward)
+        try: yield
+        finally:
+            hook.remove()
+            for b in self.lower: del b.forward
+
+def _real_rows(ids, mask) -> list|None:
+    "`(key, length)` per row of `ids` from its real tokens, or None unless each row's real tokens come first"
+    n = ids.new_full((len(ids),), ids.shape[1]) if mask is None else mask.sum(1)
+    if mask is not None and not torch.equal(mask.bool(), torch.arange(ids.shape[1], device=ids.device) < n[:, None]): return None
+    return [(ids[i, :k].cpu().numpy().tobytes(), k) for i, k in enumerate(n.tolist())]
+
 # %% ../nbs/02_training.ipynb #98e844f6
 class _EpochToSampler(TrainerCallback):
     "Hands each epoch's number to the trainer's length-grouped sampler before its batches are drawn"
@@ -124,8 +192,9 @@ class _EpochToSampler(TrainerCallback):
 
 class ClassifierTrainer(LengthGroupedSampling, Trainer):
     "A `Trainer` on length-grouped batches that evaluates in order and runs attention as `policy` says"
-    def __init__(self, *args, policy: DevicePolicy|None = None, **kw):
+    def __init__(self, *args, policy: DevicePolicy|None = None, reuse_frozen: bool = False, **kw):
         self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, [])
+        self.reuse_frozen, self._reused = reuse_frozen and not self.policy.compile, None   # both replace block forwards
         super().__init__(*args, **kw)
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
@@ -140,8 +209,14 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         if not self.policy.compile: return contextlib.nullcontext()
         if self._compiled[0] is not model: self._compiled = (model, compile_blocks(model, self.policy))
         return running_compiled(self._compiled[1], self.policy)
+    def reused(self, model):
+        "A context in which `model`'s frozen lower blocks reuse their kept outputs (`ReusedBelow`), if asked"
+        if not self.reuse_frozen: return contextlib.nullcontext()
+        if self._reused is None or self._reused.model is not model: self._reused = ReusedBelow(model)
+        return self._reused.running()
     def training_step(self, model, *args, **kw):
-        with attention_kernels(self.policy), self.compiled(model): return super().training_step(model, *args, **kw)   # and backward
+        with attention_kernels(self.policy), self.compiled(model), self.reused(model):
+            return super().training_step(model, *args, **kw)   # and backward
     def prediction_step(self, model, *args, **kw):
         with attention_kernels(self.policy), self.compiled(model): out = super().prediction_step(model, *args, **kw)
         return tuple(x.clone() if self.policy.compile and torch.is_tensor(x) else x for x in out)   # a replayed graph reuses its outputs
@@ -165,7 +240,7 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=
         bf16=p.bf16, use_cpu=p.device == 'cpu', dataloader_num_workers=0, average_tokens_across_devices=False, **kw)
     return ClassifierTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'), policy=p,
                              data_collator=batch_collator(tok, p.pad_multiple), processing_class=tok, compute_metrics=accuracy,
-                             optimizers=(optimizer, None))
+                             optimizers=(optimizer, None), reuse_frozen=cfg.reuse_frozen)
 
 # %% ../nbs/02_training.ipynb #c81104e4
 def evaluate(trainer, ds) -> dict:
