@@ -116,7 +116,7 @@ def shortest_first(lengths) -> np.ndarray:
     "Indices of texts of `lengths` from the shortest to the longest (ties in their order)"
     return np.argsort(lengths, kind='stable')
 
-# %% ../nbs/02_training.ipynb #b2e69355
+# %% ../nbs/02_training.ipynb #98231e7c
 def reusable_depth(model) -> int:
     "How many lowest blocks of `model` give each text the same output in every pass (frozen, nothing trains or drops below)"
     base = model.get_base_model() if hasattr(model, 'get_base_model') else model   # under peft's wrapper
@@ -148,7 +148,7 @@ class ReusedBelow:
         def run(hidden_states, *a, **kw):
             if self.hit: return self._gather(hidden_states)
             out = forward(hidden_states, *a, **kw)
-            if self.rows is not None and self.model.training: self._keep(out)
+            if self.rows is not None and self.model.training and torch.is_tensor(out): self._keep(out)
             return out
         return run
 
@@ -209,13 +209,13 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         if not self.policy.compile: return contextlib.nullcontext()
         if self._compiled[0] is not model: self._compiled = (model, compile_blocks(model, self.policy))
         return running_compiled(self._compiled[1], self.policy)
-    def reused(self, model):
-        "A context in which `model`'s frozen lower blocks reuse their kept outputs (`ReusedBelow`), if asked"
+    def reused(self):
+        "A context in which the model's frozen lower blocks reuse their kept outputs (`ReusedBelow`), if asked"
         if not self.reuse_frozen: return contextlib.nullcontext()
-        if self._reused is None or self._reused.model is not model: self._reused = ReusedBelow(model)
+        if self._reused is None or self._reused.model is not self.model: self._reused = ReusedBelow(self.model)   # not DDP's wrapper
         return self._reused.running()
     def training_step(self, model, *args, **kw):
-        with attention_kernels(self.policy), self.compiled(model), self.reused(model):
+        with attention_kernels(self.policy), self.compiled(model), self.reused():
             return super().training_step(model, *args, **kw)   # and backward
     def prediction_step(self, model, *args, **kw):
         with attention_kernels(self.policy), self.compiled(model): out = super().prediction_step(model, *args, **kw)
