@@ -154,7 +154,8 @@ def method_key(cfg: RunConfig, method: str, policy: DevicePolicy, seed: int|None
     merged = dict(merged_eval=cfg.merged_eval) if METHODS[method].mergeable else {}
     return dict(version=__version__, method=method, model=str(cfg.model), data=data_name(cfg.data), preset=cfg.preset,
                 n_test=cfg.n_test, validation=cfg.validation, max_length=cfg.max_length,
-                train=_plain(replace(for_device(cfg.train, policy), seed=seed)), lr=lr, device=_unless_default(_plain(policy)),
+                train=_unless_default(_plain(replace(for_device(cfg.train, policy), seed=seed))), lr=lr,
+                device=_unless_default(_plain(policy)),
                 **{k: _unless_default(_plain(getattr(cfg, k))) for k in METHODS[method].settings}, **_unless_default(merged))
 
 def _flat(d, pre='') -> dict:
