@@ -179,9 +179,10 @@ class ReusedBelow:
 
 def _real_rows(ids, mask) -> list|None:
     "`(key, length)` per row of `ids` from its real tokens, or None unless each row's real tokens come first"
+    ids, mask = ids.cpu(), None if mask is None else mask.cpu()   # one copy per batch, not one per row
     n = ids.new_full((len(ids),), ids.shape[1]) if mask is None else mask.sum(1)
-    if mask is not None and not torch.equal(mask.bool(), torch.arange(ids.shape[1], device=ids.device) < n[:, None]): return None
-    return [(ids[i, :k].cpu().numpy().tobytes(), k) for i, k in enumerate(n.tolist())]
+    if mask is not None and not torch.equal(mask.bool(), torch.arange(ids.shape[1]) < n[:, None]): return None
+    return [(ids[i, :k].numpy().tobytes(), k) for i, k in enumerate(n.tolist())]
 
 # %% ../nbs/02_training.ipynb #98e844f6
 class _EpochToSampler(TrainerCallback):
