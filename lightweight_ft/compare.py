@@ -25,8 +25,8 @@ from .data import LABELS, PRESETS, load_news, select_preset, tokenize
 from .models import (DevicePolicy, device_policy, load_tokenizer, load_classifier, count_params, head_module,
                                    model_source, tolerance)
 from .training import (TrainConfig, _int, _number, batch_collator, for_device, make_trainer, evaluate, policy_forward, pooled_features,
-                                     head_logits, fit_head, freeze_backbone)
-from .lora import LoraSettings, lora_param_counts
+                                     head_logits, fit_head, freeze_backbone, ReusedBelow)
+from .lora import LoraSettings, cast_frozen, lora_param_counts
 from .methods import METHODS, TRAINED_FILE, merged_copy, method_lr, trained_weights
 from .utils import PeakMemory, atomic_write, check, dir_mb, environment, is_main, replace_folder, run_lock, write_json
 
@@ -232,7 +232,7 @@ def checked_merge(model, batch, policy=None) -> tuple:
     return (merged if diff <= tol else None), diff
 
 # %% ../nbs/04_compare.ipynb #23de7de0
-def _evaluate_trained(tr, tok, test, train, policy, merge) -> dict:
+def _evaluate_trained(tr, tok, test, train, policy, merge, reused=None) -> dict:
     "`evaluate` of `tr.model`: of its checked merged copy if `merge` (`merge_s`: merging and checking)"
     out = dict(merged_eval=False, merge_logit_diff=None, merge_s=0.)
     if merge:
@@ -241,7 +241,7 @@ def _evaluate_trained(tr, tok, test, train, policy, merge) -> dict:
         merged, out['merge_logit_diff'] = checked_merge(tr.model, batch, policy)
         out['merge_s'], out['merged_eval'] = time.perf_counter() - t0, merged is not None
         if merged is None: print(f"the merged copy's logits differ by {out['merge_logit_diff']:.3g}: scoring the unmerged model")
-        else: return dict(evaluate(make_trainer(merged, tok, {}, train, out=tr.args.output_dir, policy=policy), test), **out)
+        else: return dict(evaluate(make_trainer(merged, tok, {}, train, out=tr.args.output_dir, policy=policy, reused=reused), test), **out)
     return dict(evaluate(tr, test), **out)
 
 # %% ../nbs/04_compare.ipynb #dcf3ec6f
@@ -253,14 +253,15 @@ def _head_score(model, feats, labels):
     lg = head_logits(model, feats)
     return score(lg.argmax(-1).numpy(), labels, torch.nn.functional.cross_entropy(lg, torch.tensor(labels)).item())
 
-def _fit_and_score(model, tok, ds, cfg, train, ckpt_dir, key, policy, optimizer=None, merge=False):
+def _fit_and_score(model, tok, ds, cfg, train, ckpt_dir, key, policy, optimizer=None, merge=False, reused=None):
     "Train `model` with the `Trainer` (resuming a checkpoint made with `key`), then evaluate it (merged if `merge`)"
-    tr = make_trainer(model, tok, ds, train, out=ckpt_dir, save_steps=cfg.save_steps, policy=policy, optimizer=optimizer)
+    tr = make_trainer(model, tok, ds, train, out=ckpt_dir, save_steps=cfg.save_steps, policy=policy, optimizer=optimizer,
+                      reused=reused)
     last = resumable_checkpoint(ckpt_dir, key)
     if last: print(f'resuming from {last}')
     with PeakMemory() as mem:
         t0 = time.perf_counter(); tr.train(resume_from_checkpoint=last); t_train = time.perf_counter() - t0
-    ev = _evaluate_trained(tr, tok, ds['test'], train, policy, merge)
+    ev = _evaluate_trained(tr, tok, ds['test'], train, policy, merge, reused)
     if is_main(): shutil.rmtree(ckpt_dir, ignore_errors=True)
     start = int(Path(last).name.split('-')[-1]) if last else 0
     done = train.epochs * len(ds['train']) * (1 - start / max(tr.state.global_step, 1))   # samples trained by this call
@@ -272,9 +273,12 @@ def _fit_and_score(model, tok, ds, cfg, train, ckpt_dir, key, policy, optimizer=
 def _features(model, tok, ds, cfg, policy, split, cache):
     "Pooled features of `split` (computed once per run: the frozen body is the same for every seed), seconds, peak memory"
     if split not in cache:
+        reused = cache['reused'] if cache['reused'] and cache['reused'].depth else None   # states a trained method kept
+        freeze_backbone(model)
+        if policy.frozen_dtype != 'float32': cast_frozen(model, policy.frozen_dtype)   # as LoRA stores them
         with PeakMemory() as mem:
             t0 = time.perf_counter()
-            f = pooled_features(model, tok, ds[split], cfg.train.eval_batch_size, f'{split} features', policy)
+            f = pooled_features(model, tok, ds[split], cfg.train.eval_batch_size, f'{split} features', policy, reused)
         cache[split] = f, time.perf_counter() - t0, mem.gib
     return cache[split]
 
@@ -316,7 +320,7 @@ def _save_trained(model, tok, cfg, name, names, method) -> float:
     d = save_model(model, tok, Path(cfg.out)/name, cfg.model, names, trained_only=not adapter, method=method)
     return dir_mb(d/('adapter_model.safetensors' if adapter else TRAINED_FILE))
 
-def _trained(method, model, tok, ds, cfg, policy, seed, key, names):
+def _trained(method, model, tok, ds, cfg, policy, seed, key, names, reused=None):
     "`model` prepared as `method` says, trained with the `Trainer` (resuming a checkpoint made with `key`), scored, saved"
     m, name = METHODS[method], run_name(cfg, method, seed)
     model = m.prepare(model, cfg, policy)
@@ -324,7 +328,7 @@ def _trained(method, model, tok, ds, cfg, policy, seed, key, names):
     opt = m.optimizer(model, lr, cfg) if m.optimizer else None
     merge = cfg.merged_eval and m.mergeable and isinstance(model, PeftModel)
     fit = _fit_and_score(model, tok, ds, cfg, replace(cfg.train, lr=lr, seed=seed), Path(cfg.out)/'checkpoints'/name,
-                         key, policy, opt, merge)
+                         key, policy, opt, merge, reused)
     extra = dict(lora=lora_param_counts(model)['lora']) if method in ('lora', 'dora', 'loraplus') else {}
     return dict(params=count_params(model), **fit, lr=lr, frozen_dtype=_frozen_dtype(model),
                 adapter_mb=_save_trained(model, tok, cfg, name, names, method), **extra)
@@ -365,13 +369,17 @@ def fresh_models(src, names, tok, policy, folder):
 def _run_all(cfg, todo, keys, policy, names) -> dict:
     "Run the `(method, seed)` pairs in `todo`, writing each record as soon as it is finished"
     tok, ds = _load(cfg, names)
-    cache, recs = {}, {}
+    reused = ReusedBelow() if cfg.train.reuse_frozen else None   # the frozen blocks' states, shared by every method
+    cache, recs = dict(reused=reused), {}
+    on_features = lambda r: r[0] in ('baseline', 'head')
+    todo = sorted(todo, key=lambda r: (cfg.all_seeds.index(r[1]), on_features(r)))   # each seed's trained methods first
     with tempfile.TemporaryDirectory() as tmp:
         fresh = fresh_models(cfg.model, names, tok, policy, tmp)
         for m, s in todo:
-            model = fresh(s)
-            if m in ('baseline', 'head'): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
-            else: r = _trained(m, model, tok, ds, cfg, policy, s, keys[m, s], names)
+            model, given = fresh(s), reused.given if reused else 0
+            if on_features((m, s)): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
+            else: r = _trained(m, model, tok, ds, cfg, policy, s, keys[m, s], names, reused)
+            r['frozen_reused'] = (reused.given if reused else 0) - given   # texts whose frozen blocks were skipped
             recs[m, s] = _record(m, cfg, ds, keys[m, s], **r)
             _write_record(cfg.out, run_name(cfg, m, s), recs[m, s])
     return recs

@@ -6,11 +6,11 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/training.html.md"""
 
 # %% auto #0
 __all__ = ['TrainConfig', 'for_device', 'accuracy', 'length_grouped_order', 'batch_collator', 'GroupedByLength', 'token_lengths',
-           'shortest_first', 'reusable_depth', 'ReusedBelow', 'ClassifierTrainer', 'make_trainer', 'evaluate',
-           'freeze_backbone', 'policy_forward', 'pooled_features', 'head_logits', 'fit_head']
+           'shortest_first', 'reusable_depth', 'block_sums', 'ReusedBelow', 'ClassifierTrainer', 'make_trainer',
+           'evaluate', 'freeze_backbone', 'policy_forward', 'pooled_features', 'head_logits', 'fit_head']
 
 # %% ../nbs/02_training.ipynb #0f0e073c
-import contextlib, copy, math
+import contextlib, copy, math, weakref
 from dataclasses import dataclass, replace
 import numpy as np, torch
 from torch import nn
@@ -127,11 +127,23 @@ def reusable_depth(model) -> int:
     trains = any(p.requires_grad for m in model.modules() if id(m) not in above for p in m.parameters(recurse=False))
     return 0 if drops or trains or getattr(model.config, 'attention_dropout', 0) else depth
 
+def block_sums(model, depth) -> list:
+    "The weights of `model`'s lowest `depth` blocks in brief: each tensor's dtype, shape and sum"
+    ps = [p.detach() for b in repeated_blocks(model)[:depth] for p in b.parameters()]
+    return [(str(p.dtype), tuple(p.shape), p.double().sum().item()) for p in ps]
+
 class ReusedBelow:
-    "Keeps each text's hidden state above `model`'s frozen lower blocks on its first pass, and gives it back after"
-    def __init__(self, model, max_gib: float = 2.0):
-        self.model, self.lower = model, repeated_blocks(model)[:reusable_depth(model)]
+    "Keeps each text's hidden state above the frozen lower blocks on its first pass; gives it back to any model with those blocks"
+    def __init__(self, max_gib: float = 2.0):
         self.kept, self.bytes, self.max_bytes, self.rows, self.hit = {}, 0, int(max_gib * 2**30), None, False
+        self.depth, self.sums, self._model, self.lower, self.given = None, None, lambda: None, [], 0   # given: texts given back
+
+    def lower_blocks(self, model) -> list:
+        "`model`'s blocks below the kept depth (set by the first model with frozen blocks), or [] unless they are frozen and the same"
+        depth = reusable_depth(model)
+        if self.depth is None and depth: self.depth, self.sums = depth, block_sums(model, depth)
+        same = self.depth and depth >= self.depth and block_sums(model, self.depth) == self.sums
+        return repeated_blocks(model)[:self.depth] if same else []
 
     def _see_batch(self, module, args, kwargs):
         "Forward pre-hook: name the batch's texts by their real token ids, and note whether every one is kept"
@@ -146,9 +158,9 @@ class ReusedBelow:
     def _top_frozen(self, forward):
         "The highest frozen block's forward: the kept states for a kept batch, else its own output, kept"
         def run(hidden_states, *a, **kw):
-            if self.hit: return self._gather(hidden_states)
+            if self.hit: self.given += len(self.rows); return self._gather(hidden_states)
             out = forward(hidden_states, *a, **kw)
-            if self.rows is not None and self.model.training and torch.is_tensor(out): self._keep(out)
+            if self.rows is not None and torch.is_tensor(out): self._keep(out)
             return out
         return run
 
@@ -166,10 +178,11 @@ class ReusedBelow:
             self.kept[r] = out[i, :n].detach().clone(); self.bytes += self.kept[r].nbytes
 
     @contextlib.contextmanager
-    def running(self):
-        "A context in which the model's frozen lower blocks reuse what is kept"
+    def running(self, model):
+        "A context in which `model`'s frozen lower blocks reuse what is kept (their weights checked once per model)"
+        if self._model() is not model: self._model, self.lower = weakref.ref(model), self.lower_blocks(model)
         if not self.lower: yield; return
-        hook = self.model.register_forward_pre_hook(self._see_batch, with_kwargs=True)
+        hook = model.register_forward_pre_hook(self._see_batch, with_kwargs=True)
         for b in self.lower[:-1]: b.forward = self._pass_through(b.forward)
         self.lower[-1].forward = self._top_frozen(self.lower[-1].forward)
         try: yield
@@ -193,9 +206,10 @@ class _EpochToSampler(TrainerCallback):
 
 class ClassifierTrainer(LengthGroupedSampling, Trainer):
     "A `Trainer` on length-grouped batches that evaluates in order and runs attention as `policy` says"
-    def __init__(self, *args, policy: DevicePolicy|None = None, reuse_frozen: bool = False, **kw):
+    def __init__(self, *args, policy: DevicePolicy|None = None, reuse_frozen: bool = False, reused=None, **kw):
         self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, [])
-        self.reuse_frozen, self._reused = reuse_frozen and not self.policy.compile, None   # both replace block forwards
+        self.reuse_frozen = reuse_frozen and not self.policy.compile   # both replace block forwards
+        self.reused_below = (reused or ReusedBelow()) if self.reuse_frozen else None
         super().__init__(*args, **kw)
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
@@ -212,14 +226,13 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         return running_compiled(self._compiled[1], self.policy)
     def reused(self):
         "A context in which the model's frozen lower blocks reuse their kept outputs (`ReusedBelow`), if asked"
-        if not self.reuse_frozen: return contextlib.nullcontext()
-        if self._reused is None or self._reused.model is not self.model: self._reused = ReusedBelow(self.model)   # not DDP's wrapper
-        return self._reused.running()
+        if self.reused_below is None: return contextlib.nullcontext()
+        return self.reused_below.running(self.model)   # not DDP's wrapper
     def training_step(self, model, *args, **kw):
         with attention_kernels(self.policy), self.compiled(model), self.reused():
             return super().training_step(model, *args, **kw)   # and backward
     def prediction_step(self, model, *args, **kw):
-        with attention_kernels(self.policy), self.compiled(model): out = super().prediction_step(model, *args, **kw)
+        with attention_kernels(self.policy), self.compiled(model), self.reused(): out = super().prediction_step(model, *args, **kw)
         return tuple(x.clone() if self.policy.compile and torch.is_tensor(x) else x for x in out)   # a replayed graph reuses its outputs
     def floating_point_ops(self, inputs):
         "The `Trainer`'s FLOP estimate (6 x parameters x tokens), with the parameters counted once"
@@ -228,9 +241,10 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         return self._flops_per_token * inputs[key].numel() if key in inputs else 0
 
 # %% ../nbs/02_training.ipynb #2b7bd69f
-def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, optimizer=None, **kw) -> Trainer:
+def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, optimizer=None, reused=None, **kw) -> Trainer:
     "A `ClassifierTrainer` for `model` on tokenised `ds` (`train`/`test`), following `cfg` and the device `policy`"
-    # `optimizer`: one built for the model's parameters (default: the Trainer's AdamW); `kw`: more `TrainingArguments`
+    # `optimizer`: one built for the model's parameters (default: the Trainer's AdamW); `reused`: a `ReusedBelow` other
+    # models of the run share (default: the trainer's own); `kw`: more `TrainingArguments`
     cfg, p = for_device(cfg or TrainConfig(), policy), device_policy(policy)
     args = TrainingArguments(
         output_dir=str(out), num_train_epochs=cfg.epochs, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
@@ -241,7 +255,7 @@ def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=
         bf16=p.bf16, use_cpu=p.device == 'cpu', dataloader_num_workers=0, average_tokens_across_devices=False, **kw)
     return ClassifierTrainer(model=model, args=args, train_dataset=ds.get('train'), eval_dataset=ds.get('test'), policy=p,
                              data_collator=batch_collator(tok, p.pad_multiple), processing_class=tok, compute_metrics=accuracy,
-                             optimizers=(optimizer, None), reuse_frozen=cfg.reuse_frozen)
+                             optimizers=(optimizer, None), reuse_frozen=cfg.reuse_frozen, reused=reused)
 
 # %% ../nbs/02_training.ipynb #c81104e4
 def evaluate(trainer, ds) -> dict:
@@ -269,8 +283,9 @@ def policy_forward(model, batch, policy=None):
         return model(**{k: v.to(dev) for k, v in batch.items()})
 
 @torch.no_grad()
-def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None) -> torch.Tensor:
+def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None, reused=None) -> torch.Tensor:
     "What the head of `model` sees for each text of tokenised `ds`, as an `(n, hidden)` float32 tensor"
+    # `reused`: a `ReusedBelow` whose kept states the frozen lower blocks give back instead of computing them
     p, head, grabbed, feats = device_policy(policy), head_module(model), [], []
     pool_last_real_token(model)   # a decoder's last position then holds each row's last real token (`01_models`)
     hook = head.register_forward_pre_hook(lambda m, args: grabbed.append(args[0]))
@@ -279,11 +294,12 @@ def pooled_features(model, tok, ds, batch_size=64, desc='features', policy=None)
     keep = [c for c in ds.column_names if c not in ('input_ids', 'attention_mask')]
     dl = DataLoader(ds.select(order).remove_columns(keep), batch_size=batch_size, collate_fn=batch_collator(tok, p.pad_multiple))
     try:
-        for b in tqdm(dl, desc=desc, leave=False):
-            grabbed.clear()
-            policy_forward(model, b, p)
-            h = grabbed[0]
-            feats.append((h[:, -1] if h.dim() == 3 else h).float().cpu())
+        with reused.running(model) if reused else contextlib.nullcontext():
+            for b in tqdm(dl, desc=desc, leave=False):
+                grabbed.clear()
+                policy_forward(model, b, p)
+                h = grabbed[0]
+                feats.append((h[:, -1] if h.dim() == 3 else h).float().cpu())
     finally: hook.remove()
     return torch.cat(feats)[np.argsort(order)]
 
