@@ -7,9 +7,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/compare.html.md"""
 # %% auto #0
 __all__ = ['KEY_DEFAULTS', 'COLUMNS', 'bootstrap_ci', 'score', 'seed_text_ci', 'mcnemar_p', 'RunConfig', 'data_name',
            'method_key', 'changes', 'save_model', 'run_name', 'reusable', 'last_complete_checkpoint',
-           'resumable_checkpoint', 'checked_merge', 'fresh_models', 'note_command', 'compare', 'results_table',
-           'run_dir_results', 'study_records', 'paired', 'to_markdown', 'paired_markdown', 'headline_markdown',
-           'plot_accuracy', 'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
+           'resumable_checkpoint', 'checked_merge', 'fresh_models', 'shared_depth', 'note_command', 'compare',
+           'results_table', 'run_dir_results', 'study_records', 'paired', 'to_markdown', 'paired_markdown',
+           'headline_markdown', 'plot_accuracy', 'plot_curves', 'plot_confusions', 'plot_pareto', 'write_report']
 
 # %% ../nbs/04_compare.ipynb #b9fb13e0
 import json, math, random, shutil, tempfile, time
@@ -25,7 +25,7 @@ from .data import LABELS, PRESETS, load_news, select_preset, tokenize
 from .models import (DevicePolicy, device_policy, load_tokenizer, load_classifier, count_params, head_module,
                                    model_source, tolerance)
 from .training import (TrainConfig, _int, _number, batch_collator, for_device, make_trainer, evaluate, policy_forward, pooled_features,
-                                     head_logits, fit_head, freeze_backbone, ReusedBelow)
+                                     head_logits, fit_head, freeze_backbone, ReusedBelow, reusable_depth)
 from .lora import LoraSettings, cast_frozen, lora_param_counts
 from .methods import METHODS, TRAINED_FILE, merged_copy, method_lr, trained_weights
 from .utils import PeakMemory, atomic_write, check, dir_mb, environment, is_main, replace_folder, run_lock, write_json
@@ -273,12 +273,11 @@ def _fit_and_score(model, tok, ds, cfg, train, ckpt_dir, key, policy, optimizer=
 def _features(model, tok, ds, cfg, policy, split, cache):
     "Pooled features of `split` (computed once per run: the frozen body is the same for every seed), seconds, peak memory"
     if split not in cache:
-        reused = cache['reused'] if cache['reused'] and cache['reused'].depth else None   # states a trained method kept
         freeze_backbone(model)
         if policy.frozen_dtype != 'float32': cast_frozen(model, policy.frozen_dtype)   # as LoRA stores them
         with PeakMemory() as mem:
             t0 = time.perf_counter()
-            f = pooled_features(model, tok, ds[split], cfg.train.eval_batch_size, f'{split} features', policy, reused)
+            f = pooled_features(model, tok, ds[split], cfg.train.eval_batch_size, f'{split} features', policy, cache['reused'])
         cache[split] = f, time.perf_counter() - t0, mem.gib
     return cache[split]
 
@@ -366,20 +365,25 @@ def fresh_models(src, names, tok, policy, folder):
         return model
     return fresh
 
+def shared_depth(cfg, todo, fresh, policy) -> int:
+    "How many lowest blocks the first trained method of `todo` leaves frozen for reuse (0 if none): asked of a prepared copy"
+    for m, s in todo:
+        if METHODS[m].prepare and (d := reusable_depth(METHODS[m].prepare(fresh(s), cfg, policy))): return d
+    return 0
+
 def _run_all(cfg, todo, keys, policy, names) -> dict:
     "Run the `(method, seed)` pairs in `todo`, writing each record as soon as it is finished"
     tok, ds = _load(cfg, names)
-    reused = ReusedBelow() if cfg.train.reuse_frozen else None   # the frozen blocks' states, shared by every method
-    cache, recs = dict(reused=reused), {}
-    on_features = lambda r: r[0] in ('baseline', 'head')
-    todo = sorted(todo, key=lambda r: (cfg.all_seeds.index(r[1]), on_features(r)))   # each seed's trained methods first
     with tempfile.TemporaryDirectory() as tmp:
         fresh = fresh_models(cfg.model, names, tok, policy, tmp)
+        depth = shared_depth(cfg, todo, fresh, policy) if cfg.train.reuse_frozen else 0
+        reused = ReusedBelow(depth=depth) if depth else None   # the frozen blocks' states, shared by every method
+        cache, recs = dict(reused=reused), {}
         for m, s in todo:
             model, given = fresh(s), reused.given if reused else 0
-            if on_features((m, s)): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
+            if m in ('baseline', 'head'): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
             else: r = _trained(m, model, tok, ds, cfg, policy, s, keys[m, s], names, reused)
-            r['frozen_reused'] = (reused.given if reused else 0) - given   # texts whose frozen blocks were skipped
+            r['frozen_reused'] = (reused.given if reused else 0) - given   # passes of a text whose frozen blocks it skipped
             recs[m, s] = _record(m, cfg, ds, keys[m, s], **r)
             _write_record(cfg.out, run_name(cfg, m, s), recs[m, s])
     return recs

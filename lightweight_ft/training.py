@@ -37,7 +37,7 @@ class TrainConfig:
     seed: int = 42                # random seed (weights of the head, batches, dropout)
     logging_steps: int = 10       # log the training loss every N steps
     group_by_length: bool = True  # batches of similar lengths (`length_grouped_order`)
-    reuse_frozen: bool = True     # keep the frozen lower blocks' outputs from the first epoch (`ReusedBelow`)
+    reuse_frozen: bool = True     # run frozen lower blocks once per text, for every epoch and method (`ReusedBelow`)
     def __post_init__(self):
         check(_number(self.epochs) and self.epochs > 0, 'epochs', self.epochs, 'a number > 0, such as 3')
         check(_number(self.lr) and 0 < self.lr < 1, 'lr', self.lr, 'a number between 0 and 1, such as 5e-4')
@@ -134,16 +134,19 @@ def block_sums(model, depth) -> list:
 
 class ReusedBelow:
     "Keeps each text's hidden state above the frozen lower blocks on its first pass; gives it back to any model with those blocks"
-    def __init__(self, max_gib: float = 2.0):
+    def __init__(self, max_gib: float = 2.0, depth: int|None = None):
         self.kept, self.bytes, self.max_bytes, self.rows, self.hit = {}, 0, int(max_gib * 2**30), None, False
-        self.depth, self.sums, self._model, self.lower, self.given = None, None, lambda: None, [], 0   # given: texts given back
+        self.depth, self.sums, self.given, self._served = depth, None, 0, weakref.WeakKeyDictionary()   # given: passes skipped
 
     def lower_blocks(self, model) -> list:
-        "`model`'s blocks below the kept depth (set by the first model with frozen blocks), or [] unless they are frozen and the same"
+        "`model`'s blocks below the kept `depth` (default: the first model's), or [] unless frozen with the first model's weights"
         depth = reusable_depth(model)
-        if self.depth is None and depth: self.depth, self.sums = depth, block_sums(model, depth)
-        same = self.depth and depth >= self.depth and block_sums(model, self.depth) == self.sums
-        return repeated_blocks(model)[:self.depth] if same else []
+        self.depth = self.depth or depth or None
+        if not self.depth or depth < self.depth: self._served[model] = False; return []
+        sums = block_sums(model, self.depth)
+        self.sums = self.sums or sums
+        self._served[model] = sums == self.sums
+        return repeated_blocks(model)[:self.depth] if self._served[model] else []
 
     def _see_batch(self, module, args, kwargs):
         "Forward pre-hook: name the batch's texts by their real token ids, and note whether every one is kept"
@@ -180,15 +183,16 @@ class ReusedBelow:
     @contextlib.contextmanager
     def running(self, model):
         "A context in which `model`'s frozen lower blocks reuse what is kept (their weights checked once per model)"
-        if self._model() is not model: self._model, self.lower = weakref.ref(model), self.lower_blocks(model)
-        if not self.lower: yield; return
+        lower = repeated_blocks(model)[:self.depth] if self._served.get(model) else []
+        if model not in self._served: lower = self.lower_blocks(model)
+        if not lower: yield; return
         hook = model.register_forward_pre_hook(self._see_batch, with_kwargs=True)
-        for b in self.lower[:-1]: b.forward = self._pass_through(b.forward)
-        self.lower[-1].forward = self._top_frozen(self.lower[-1].forward)
+        for b in lower[:-1]: b.forward = self._pass_through(b.forward)
+        lower[-1].forward = self._top_frozen(lower[-1].forward)
         try: yield
         finally:
             hook.remove()
-            for b in self.lower: del b.forward
+            for b in lower: del b.forward
 
 def _real_rows(ids, mask) -> list|None:
     "`(key, length)` per row of `ids` from its real tokens, or None unless each row's real tokens come first"
@@ -211,6 +215,7 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         self.reuse_frozen = reuse_frozen and not self.policy.compile   # both replace block forwards
         self.reused_below = (reused or ReusedBelow()) if self.reuse_frozen else None
         super().__init__(*args, **kw)
+        if reused and self.reuse_frozen and not reused.lower_blocks(self.model): self.reused_below = ReusedBelow()   # its own
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
         "`GroupedByLength` over `ds` at the global batch size (under torchrun each process takes a slice of each batch)"
