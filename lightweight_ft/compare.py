@@ -241,7 +241,9 @@ def _evaluate_trained(tr, tok, test, train, policy, merge, reused=None) -> dict:
         merged, out['merge_logit_diff'] = checked_merge(tr.model, batch, policy)
         out['merge_s'], out['merged_eval'] = time.perf_counter() - t0, merged is not None
         if merged is None: print(f"the merged copy's logits differ by {out['merge_logit_diff']:.3g}: scoring the unmerged model")
-        else: return dict(evaluate(make_trainer(merged, tok, {}, train, out=tr.args.output_dir, policy=policy, reused=reused), test), **out)
+        else:
+            scorer = make_trainer(merged, tok, {}, train, out=tr.args.output_dir, policy=policy, reused=reused)
+            return dict(evaluate(scorer, test), **out)
     return dict(evaluate(tr, test), **out)
 
 # %% ../nbs/04_compare.ipynb #dcf3ec6f
@@ -380,10 +382,10 @@ def _run_all(cfg, todo, keys, policy, names) -> dict:
         reused = ReusedBelow(depth=depth) if depth else None   # the frozen blocks' states, shared by every method
         cache, recs = dict(reused=reused), {}
         for m, s in todo:
-            model, given = fresh(s), reused.given if reused else 0
+            model, given = fresh(s), reused.given if reused else 0   # passes whose frozen blocks were skipped, so far
             if m in ('baseline', 'head'): r = (_baseline if m == 'baseline' else _head)(model, tok, ds, cfg, policy, s, cache)
             else: r = _trained(m, model, tok, ds, cfg, policy, s, keys[m, s], names, reused)
-            r['frozen_reused'] = (reused.given if reused else 0) - given   # passes of a text whose frozen blocks it skipped
+            r['frozen_reused'] = reused.given - given if reused else 0
             recs[m, s] = _record(m, cfg, ds, keys[m, s], **r)
             _write_record(cfg.out, run_name(cfg, m, s), recs[m, s])
     return recs

@@ -133,20 +133,24 @@ def block_sums(model, depth) -> list:
     return [(str(p.dtype), tuple(p.shape), p.double().sum().item()) for p in ps]
 
 class ReusedBelow:
-    "Keeps each text's hidden state above the frozen lower blocks on its first pass; gives it back to any model with those blocks"
+    "Each text's state above the frozen lower blocks, kept on its first pass and given back to any model with those blocks"
     def __init__(self, max_gib: float = 2.0, depth: int|None = None):
         self.kept, self.bytes, self.max_bytes, self.rows, self.hit = {}, 0, int(max_gib * 2**30), None, False
         self.depth, self.sums, self.given, self._served = depth, None, 0, weakref.WeakKeyDictionary()   # given: passes skipped
 
-    def lower_blocks(self, model) -> list:
-        "`model`'s blocks below the kept `depth` (default: the first model's), or [] unless frozen with the first model's weights"
+    def serves(self, model) -> bool:
+        "Whether `model`'s blocks below the kept `depth` (default: the first model's) are frozen, with the first model's weights"
+        if model in self._served: return self._served[model]   # checked once per model
         depth = reusable_depth(model)
         self.depth = self.depth or depth or None
-        if not self.depth or depth < self.depth: self._served[model] = False; return []
-        sums = block_sums(model, self.depth)
+        sums = block_sums(model, self.depth) if self.depth and depth >= self.depth else None
         self.sums = self.sums or sums
-        self._served[model] = sums == self.sums
-        return repeated_blocks(model)[:self.depth] if self._served[model] else []
+        self._served[model] = sums is not None and sums == self.sums
+        return self._served[model]
+
+    def lower_blocks(self, model) -> list:
+        "`model`'s blocks below the kept depth if it `serves` them, else []"
+        return repeated_blocks(model)[:self.depth] if self.serves(model) else []
 
     def _see_batch(self, module, args, kwargs):
         "Forward pre-hook: name the batch's texts by their real token ids, and note whether every one is kept"
@@ -182,9 +186,8 @@ class ReusedBelow:
 
     @contextlib.contextmanager
     def running(self, model):
-        "A context in which `model`'s frozen lower blocks reuse what is kept (their weights checked once per model)"
-        lower = repeated_blocks(model)[:self.depth] if self._served.get(model) else []
-        if model not in self._served: lower = self.lower_blocks(model)
+        "A context in which `model`'s frozen lower blocks reuse what is kept"
+        lower = self.lower_blocks(model)
         if not lower: yield; return
         hook = model.register_forward_pre_hook(self._see_batch, with_kwargs=True)
         for b in lower[:-1]: b.forward = self._pass_through(b.forward)
@@ -213,9 +216,9 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
     def __init__(self, *args, policy: DevicePolicy|None = None, reuse_frozen: bool = False, reused=None, **kw):
         self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, [])
         self.reuse_frozen = reuse_frozen and not self.policy.compile   # both replace block forwards
-        self.reused_below = (reused or ReusedBelow()) if self.reuse_frozen else None
         super().__init__(*args, **kw)
-        if reused and self.reuse_frozen and not reused.lower_blocks(self.model): self.reused_below = ReusedBelow()   # its own
+        shared = reused if self.reuse_frozen and reused and reused.serves(self.model) else None   # else its own
+        self.reused_below = (shared or ReusedBelow()) if self.reuse_frozen else None
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
         "`GroupedByLength` over `ds` at the global batch size (under torchrun each process takes a slice of each batch)"
@@ -237,7 +240,8 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         with attention_kernels(self.policy), self.compiled(model), self.reused():
             return super().training_step(model, *args, **kw)   # and backward
     def prediction_step(self, model, *args, **kw):
-        with attention_kernels(self.policy), self.compiled(model), self.reused(): out = super().prediction_step(model, *args, **kw)
+        with attention_kernels(self.policy), self.compiled(model), self.reused():
+            out = super().prediction_step(model, *args, **kw)
         return tuple(x.clone() if self.policy.compile and torch.is_tensor(x) else x for x in out)   # a replayed graph reuses its outputs
     def floating_point_ops(self, inputs):
         "The `Trainer`'s FLOP estimate (6 x parameters x tokens), with the parameters counted once"
@@ -246,7 +250,8 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         return self._flops_per_token * inputs[key].numel() if key in inputs else 0
 
 # %% ../nbs/02_training.ipynb #2b7bd69f
-def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, optimizer=None, reused=None, **kw) -> Trainer:
+def make_trainer(model, tok, ds, cfg=None, out='runs/tmp', save_steps=0, policy=None, optimizer=None, reused=None,
+                 **kw) -> Trainer:
     "A `ClassifierTrainer` for `model` on tokenised `ds` (`train`/`test`), following `cfg` and the device `policy`"
     # `optimizer`: one built for the model's parameters (default: the Trainer's AdamW); `reused`: a `ReusedBelow` other
     # models of the run share (default: the trainer's own); `kw`: more `TrainingArguments`
