@@ -6,8 +6,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/training.html.md"""
 
 # %% auto #0
 __all__ = ['TrainConfig', 'for_device', 'accuracy', 'length_grouped_order', 'batch_collator', 'GroupedByLength', 'token_lengths',
-           'shortest_first', 'reusable_depth', 'block_sums', 'ReusedBelow', 'ClassifierTrainer', 'make_trainer',
-           'evaluate', 'freeze_backbone', 'policy_forward', 'pooled_features', 'head_logits', 'fit_head']
+           'shortest_first', 'reusable_depth', 'before_blocks', 'block_sums', 'ReusedBelow', 'ClassifierTrainer',
+           'make_trainer', 'evaluate', 'freeze_backbone', 'policy_forward', 'pooled_features', 'head_logits',
+           'fit_head']
 
 # %% ../nbs/02_training.ipynb #0f0e073c
 import contextlib, copy, math, weakref
@@ -127,10 +128,18 @@ def reusable_depth(model) -> int:
     trains = any(p.requires_grad for m in model.modules() if id(m) not in above for p in m.parameters(recurse=False))
     return 0 if drops or trains or getattr(model.config, 'attention_dropout', 0) else depth
 
+def before_blocks(model) -> list:
+    "The weights of the modules `model` registers before its first repeated block: its embeddings"
+    first, ps = repeated_blocks(model)[0], []
+    for m in model.modules():
+        if m is first: break
+        ps += m.parameters(recurse=False)
+    return ps
+
 def block_sums(model, depth) -> list:
-    "The weights of `model`'s lowest `depth` blocks in brief: each tensor's dtype, shape and sum"
-    ps = [p.detach() for b in repeated_blocks(model)[:depth] for p in b.parameters()]
-    return [(str(p.dtype), tuple(p.shape), p.double().sum().item()) for p in ps]
+    "The weights below `model`'s block `depth` (embeddings, lowest blocks) in brief: each tensor's dtype, shape and sum"
+    ps = before_blocks(model) + [p for b in repeated_blocks(model)[:depth] for p in b.parameters()]
+    return [(str(p.dtype), tuple(p.shape), p.detach().sum(dtype=torch.float64).item()) for p in ps]
 
 class ReusedBelow:
     "Each text's state above the frozen lower blocks, kept on its first pass and given back to any model with those blocks"
