@@ -226,8 +226,8 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
         self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, [])
         self.reuse_frozen = reuse_frozen and not self.policy.compile   # both replace block forwards
         super().__init__(*args, **kw)
-        shared = reused if self.reuse_frozen and reused and reused.serves(self.model) else None   # else its own
-        self.reused_below = (shared or ReusedBelow()) if self.reuse_frozen else None
+        self.reused_below = None
+        if self.reuse_frozen: self.reused_below = reused if reused and reused.serves(self.model) else ReusedBelow()
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
         "`GroupedByLength` over `ds` at the global batch size (under torchrun each process takes a slice of each batch)"
