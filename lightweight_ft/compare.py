@@ -25,7 +25,7 @@ from .data import LABELS, PRESETS, load_news, select_preset, tokenize
 from .models import (DevicePolicy, device_policy, load_tokenizer, load_classifier, count_params, head_module,
                                    model_source, tolerance)
 from .training import (TrainConfig, _int, _number, batch_collator, for_device, make_trainer, evaluate, policy_forward, pooled_features,
-                                     head_logits, fit_head, freeze_backbone, ReusedBelow, reusable_depth)
+                                     head_logits, fit_head, freeze_backbone, ReusedBelow, reusable_depth, reuses_frozen)
 from .lora import LoraSettings, cast_frozen, lora_param_counts
 from .methods import METHODS, TRAINED_FILE, merged_copy, method_lr, trained_weights
 from .utils import PeakMemory, atomic_write, check, dir_mb, environment, is_main, replace_folder, run_lock, write_json
@@ -378,7 +378,7 @@ def _run_all(cfg, todo, keys, policy, names) -> dict:
     tok, ds = _load(cfg, names)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = fresh_models(cfg.model, names, tok, policy, tmp)
-        depth = shared_depth(cfg, todo, fresh, policy) if cfg.train.reuse_frozen else 0
+        depth = shared_depth(cfg, todo, fresh, policy) if reuses_frozen(cfg.train.reuse_frozen, policy) else 0
         reused = ReusedBelow(depth=depth) if depth else None   # the frozen blocks' states, shared by every method
         cache, recs = dict(reused=reused), {}
         for m, s in todo:

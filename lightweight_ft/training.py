@@ -6,9 +6,9 @@ Docs: https://lightweight-ft.github.io/lightweight_ft/training.html.md"""
 
 # %% auto #0
 __all__ = ['TrainConfig', 'for_device', 'accuracy', 'length_grouped_order', 'batch_collator', 'GroupedByLength', 'token_lengths',
-           'shortest_first', 'reusable_depth', 'before_blocks', 'block_sums', 'ReusedBelow', 'ClassifierTrainer',
-           'make_trainer', 'evaluate', 'freeze_backbone', 'policy_forward', 'pooled_features', 'head_logits',
-           'fit_head']
+           'shortest_first', 'reusable_depth', 'before_blocks', 'block_sums', 'ReusedBelow', 'reuses_frozen',
+           'ClassifierTrainer', 'make_trainer', 'evaluate', 'freeze_backbone', 'policy_forward', 'pooled_features',
+           'head_logits', 'fit_head']
 
 # %% ../nbs/02_training.ipynb #0f0e073c
 import contextlib, copy, math, weakref
@@ -206,6 +206,10 @@ class ReusedBelow:
             hook.remove()
             for b in lower: del b.forward
 
+def reuses_frozen(asked: bool, policy: DevicePolicy|None = None) -> bool:
+    "Whether frozen states are reused: where `asked`, and not under `policy`'s compile (both replace block forwards)"
+    return asked and not device_policy(policy).compile
+
 def _real_rows(ids, mask) -> list|None:
     "`(key, length)` per row of `ids` from its real tokens, or None unless each row's real tokens come first"
     ids, mask = ids.cpu(), None if mask is None else mask.cpu()   # one copy per batch, not one per row
@@ -224,10 +228,10 @@ class ClassifierTrainer(LengthGroupedSampling, Trainer):
     "A `Trainer` on length-grouped batches that evaluates in order and runs attention as `policy` says"
     def __init__(self, *args, policy: DevicePolicy|None = None, reuse_frozen: bool = False, reused=None, **kw):
         self.policy, self.grouped, self._compiled = device_policy(policy), None, (None, [])
-        self.reuse_frozen = reuse_frozen and not self.policy.compile   # both replace block forwards
         super().__init__(*args, **kw)
-        self.reused_below = None
-        if self.reuse_frozen: self.reused_below = reused if reused and reused.serves(self.model) else ReusedBelow()
+        self.reused_below = None   # the frozen blocks' kept states (`ReusedBelow`), where they are reused
+        if reuses_frozen(reuse_frozen, self.policy):
+            self.reused_below = reused if reused and reused.serves(self.model) else ReusedBelow()
         self.add_callback(_EpochToSampler(self))
     def train_sampler(self, ds):
         "`GroupedByLength` over `ds` at the global batch size (under torchrun each process takes a slice of each batch)"
